@@ -1,0 +1,30 @@
+/**
+ * A typed message bus for modular monoliths: modules talk through queries,
+ * commands, events and tasks instead of importing each other.
+ *
+ * ```ts
+ * import { createBus, defineEvent, defineQuery } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const GetUser = defineQuery<{ userId: string }, { name: string }>("GetUser");
+ * const UserSeen = defineEvent<{ userId: string }>("UserSeen");
+ *
+ * const bus = createBus();
+ * bus.registerQuery(GetUser, (q) => ({ name: `user ${q.payload.userId}` }));
+ * const seen: string[] = [];
+ * bus.subscribe(UserSeen, (e) => seen.push(e.payload.userId));
+ *
+ * deepStrictEqual(bus.send(GetUser({ userId: "1" })), { name: "user 1" });
+ * bus.publish(UserSeen({ userId: "1" }));
+ * deepStrictEqual(seen, ["1"]);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/messages.ts";
+export * from "./src/errors.ts";
+export * from "./src/interfaces.ts";
+export * from "./src/compose.ts";
+export * from "./src/bus.ts";
+export * from "./src/async_bus.ts";

@@ -1,0 +1,211 @@
+/**
+ * The asynchronous in-process bus: the same registry and routing as
+ * {@linkcode createBus}, but every dispatch returns a promise, handlers may be
+ * sync or async, and event subscribers run concurrently.
+ *
+ * @module
+ */
+
+import { type AsyncDispatch, chainAsync, middlewareOption } from "./_chain.ts";
+import {
+  checkUnheardEvent,
+  createRegistry,
+  dispatchError,
+  EMPTY_CONTEXT,
+  eventError,
+} from "./_registry.ts";
+import type { AsyncMiddleware } from "./compose.ts";
+import type { AsyncMessageBus } from "./interfaces.ts";
+import type {
+  AnyMessage,
+  CommandMessage,
+  EventMessage,
+  MessageKind,
+  QueryMessage,
+  TaskMessage,
+} from "./messages.ts";
+
+/** Options of {@linkcode createAsyncBus}. */
+export interface AsyncBusOptions {
+  /**
+   * Middleware wrapping every dispatch, the first being the outermost.
+   *
+   * @default {[]}
+   */
+  readonly middleware?: readonly AsyncMiddleware[];
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+// A handler's own promise is handed back as is (no extra tick); a plain value
+// or a foreign thenable is wrapped once.
+function settle(result: unknown): Promise<unknown> {
+  return result instanceof Promise ? result : Promise.resolve(result);
+}
+
+function settleVoid(result: unknown): Promise<void> {
+  if (result instanceof Promise) return result;
+  return isThenable(result) ? Promise.resolve(result).then(noop) : RESOLVED;
+}
+
+function noop(): void {}
+
+// A subscriber that threw synchronously, kept apart from one that returned
+// a promise, so errors are reported in subscription order.
+class Thrown {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * Creates an asynchronous in-process bus. Every method is a closure, so
+ * `const { send } = bus` works.
+ *
+ * @param options Middleware to wrap every dispatch with.
+ * @returns The bus.
+ * @throws {TypeError} When a middleware is not a function.
+ *
+ * @example Async handlers and concurrent subscribers
+ * ```ts
+ * import { createAsyncBus, defineEvent, defineQuery } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const GetStock = defineQuery<{ sku: string }, number>("GetStock");
+ * const Restocked = defineEvent<{ sku: string }>("Restocked");
+ *
+ * const bus = createAsyncBus();
+ * bus.registerQuery(GetStock, async (q) => await Promise.resolve(q.payload.sku.length));
+ * const heard: string[] = [];
+ * bus.subscribe(Restocked, async (e) => {
+ *   await Promise.resolve();
+ *   heard.push(`email ${e.payload.sku}`);
+ * });
+ * bus.subscribe(Restocked, (e) => {
+ *   heard.push(`index ${e.payload.sku}`);
+ * });
+ *
+ * deepStrictEqual(await bus.send(GetStock({ sku: "abc" })), 3);
+ * await bus.publish(Restocked({ sku: "abc" }));
+ * deepStrictEqual(heard, ["index abc", "email abc"]);
+ * ```
+ */
+export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
+  const middleware = middlewareOption("createAsyncBus", options.middleware);
+  const registry = createRegistry();
+  const { queries, commands, events, tasks } = registry.routes;
+
+  function send<P, R>(query: QueryMessage<P, R>): Promise<R> {
+    const handler = queries.get(query?.type);
+    if (handler === undefined || query.kind !== "query") {
+      return Promise.reject(dispatchError("query", query));
+    }
+    try {
+      return settle(handler(query, EMPTY_CONTEXT)) as Promise<R>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  function execute(command: CommandMessage): Promise<void> {
+    const handler = commands.get(command?.type);
+    if (handler === undefined || command.kind !== "command") {
+      return Promise.reject(dispatchError("command", command));
+    }
+    try {
+      return settleVoid(handler(command, EMPTY_CONTEXT));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  function dispatch(task: TaskMessage): Promise<void> {
+    const handler = tasks.get(task?.type);
+    if (handler === undefined || task.kind !== "task") {
+      return Promise.reject(dispatchError("task", task));
+    }
+    try {
+      return settleVoid(handler(task, EMPTY_CONTEXT));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  function publish(event: EventMessage): Promise<void> {
+    const subscribers = events.get(event?.type);
+    if (subscribers === undefined || event.kind !== "event") {
+      try {
+        checkUnheardEvent(event);
+        return RESOLVED;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    // Outcomes are only tracked once a subscriber returns a promise or
+    // throws; a publish to synchronous subscribers that all succeed
+    // allocates nothing.
+    let outcomes: unknown[] | undefined;
+    for (let index = 0; index < subscribers.length; index++) {
+      let outcome: unknown;
+      try {
+        outcome = subscribers[index]!(event, EMPTY_CONTEXT);
+      } catch (error) {
+        outcome = new Thrown(error);
+      }
+      if (outcome instanceof Thrown || isThenable(outcome)) {
+        (outcomes ??= new Array(subscribers.length))[index] = outcome;
+      }
+    }
+    if (outcomes === undefined) return RESOLVED;
+    return Promise.allSettled(
+      Array.from(
+        outcomes,
+        (outcome) =>
+          outcome instanceof Thrown ? Promise.reject(outcome.error) : outcome,
+      ),
+    ).then((results) => {
+      const errors: unknown[] = [];
+      for (const result of results) {
+        if (result.status === "rejected") errors.push(result.reason);
+      }
+      if (errors.length > 0) {
+        throw eventError(event, errors, subscribers.length);
+      }
+    });
+  }
+
+  const methods = {
+    registerQuery: registry.registerQuery,
+    registerCommand: registry.registerCommand,
+    registerTask: registry.registerTask,
+    subscribe: registry.subscribe,
+  } as Pick<
+    AsyncMessageBus,
+    "registerQuery" | "registerCommand" | "registerTask" | "subscribe"
+  >;
+
+  if (middleware.length === 0) {
+    return { send, execute, publish, dispatch, ...methods };
+  }
+  return {
+    send: wrap(middleware, "query", send) as AsyncMessageBus["send"],
+    execute: wrap(middleware, "command", execute) as AsyncMessageBus["execute"],
+    publish: wrap(middleware, "event", publish) as AsyncMessageBus["publish"],
+    dispatch: wrap(middleware, "task", dispatch) as AsyncMessageBus["dispatch"],
+    ...methods,
+  };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+function wrap<M extends AnyMessage>(
+  middleware: readonly AsyncMiddleware[],
+  kind: MessageKind,
+  terminal: (message: M) => Promise<unknown>,
+): (message: M) => Promise<unknown> {
+  const dispatch = chainAsync(middleware, terminal as AsyncDispatch);
+  return (message) => {
+    if (message?.kind === kind) return dispatch(message);
+    return Promise.reject(dispatchError(kind, message));
+  };
+}

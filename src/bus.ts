@@ -1,0 +1,163 @@
+/**
+ * The synchronous, in-process bus: a registry and a router. A dispatch is a
+ * `Map.get` and a call; with middleware, the chain was composed once when the
+ * bus was built.
+ *
+ * @module
+ */
+
+import { chain, type Dispatch, middlewareOption } from "./_chain.ts";
+import {
+  checkUnheardEvent,
+  createRegistry,
+  dispatchError,
+  EMPTY_CONTEXT,
+  eventError,
+} from "./_registry.ts";
+import type { Middleware } from "./compose.ts";
+import type { MessageBus } from "./interfaces.ts";
+import type {
+  AnyMessage,
+  CommandMessage,
+  EventMessage,
+  MessageKind,
+  QueryMessage,
+  TaskMessage,
+} from "./messages.ts";
+
+/** Options of {@linkcode createBus}. */
+export interface BusOptions {
+  /**
+   * Middleware wrapping every dispatch, the first being the outermost.
+   *
+   * @default {[]}
+   */
+  readonly middleware?: readonly Middleware[];
+}
+
+/**
+ * Creates a synchronous in-process bus. Every method is a closure, so
+ * `const { send } = bus` works.
+ *
+ * @param options Middleware to wrap every dispatch with.
+ * @returns The bus.
+ * @throws {TypeError} When a middleware is not a function.
+ *
+ * @example Queries, commands, events and tasks
+ * ```ts
+ * import {
+ *   createBus,
+ *   defineCommand,
+ *   defineEvent,
+ *   defineQuery,
+ *   defineTask,
+ * } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const GetUser = defineQuery<{ userId: string }, { name: string }>("GetUser");
+ * const Rename = defineCommand<{ userId: string; name: string }>("Rename");
+ * const Renamed = defineEvent<{ userId: string }>("Renamed");
+ * const SendEmail = defineTask<{ to: string }>("SendEmail");
+ *
+ * const names = new Map([["1", "Ada"]]);
+ * const log: string[] = [];
+ * const bus = createBus();
+ * bus.registerQuery(GetUser, (q) => ({ name: names.get(q.payload.userId) ?? "?" }));
+ * bus.registerCommand(Rename, (c) => {
+ *   names.set(c.payload.userId, c.payload.name);
+ *   bus.publish(Renamed({ userId: c.payload.userId }));
+ * });
+ * bus.subscribe(Renamed, (e) => bus.dispatch(SendEmail({ to: `user-${e.payload.userId}` })));
+ * bus.registerTask(SendEmail, (t) => log.push(t.payload.to));
+ *
+ * bus.execute(Rename({ userId: "1", name: "Grace" }));
+ * deepStrictEqual(bus.send(GetUser({ userId: "1" })), { name: "Grace" });
+ * deepStrictEqual(log, ["user-1"]);
+ * ```
+ */
+export function createBus(options: BusOptions = {}): MessageBus {
+  const middleware = middlewareOption("createBus", options.middleware);
+  const registry = createRegistry();
+  const { queries, commands, events, tasks } = registry.routes;
+
+  // The hot path: one Map.get, one kind check, one call. Everything else
+  // (bad values, wrong kinds, missing handlers) is diagnosed off this path.
+  function send<P, R>(query: QueryMessage<P, R>): R {
+    const handler = queries.get(query?.type);
+    if (handler !== undefined && query.kind === "query") {
+      return handler(query, EMPTY_CONTEXT) as R;
+    }
+    throw dispatchError("query", query);
+  }
+
+  function execute(command: CommandMessage): void {
+    const handler = commands.get(command?.type);
+    if (handler !== undefined && command.kind === "command") {
+      handler(command, EMPTY_CONTEXT);
+      return;
+    }
+    throw dispatchError("command", command);
+  }
+
+  function dispatch(task: TaskMessage): void {
+    const handler = tasks.get(task?.type);
+    if (handler !== undefined && task.kind === "task") {
+      handler(task, EMPTY_CONTEXT);
+      return;
+    }
+    throw dispatchError("task", task);
+  }
+
+  function publish(event: EventMessage): void {
+    const subscribers = events.get(event?.type);
+    if (subscribers === undefined || event.kind !== "event") {
+      return checkUnheardEvent(event);
+    }
+    let errors: unknown[] | undefined;
+    for (let index = 0; index < subscribers.length; index++) {
+      try {
+        subscribers[index]!(event, EMPTY_CONTEXT);
+      } catch (error) {
+        (errors ??= []).push(error);
+      }
+    }
+    if (errors !== undefined) {
+      throw eventError(event, errors, subscribers.length);
+    }
+  }
+
+  const methods = {
+    registerQuery: registry.registerQuery,
+    registerCommand: registry.registerCommand,
+    registerTask: registry.registerTask,
+    subscribe: registry.subscribe,
+  } as Pick<
+    MessageBus,
+    "registerQuery" | "registerCommand" | "registerTask" | "subscribe"
+  >;
+
+  if (middleware.length === 0) {
+    return { send, execute, publish, dispatch, ...methods };
+  }
+  return {
+    send: wrap(middleware, "query", send) as MessageBus["send"],
+    execute: wrap(middleware, "command", execute),
+    publish: wrap(middleware, "event", publish),
+    dispatch: wrap(middleware, "task", dispatch),
+    ...methods,
+  };
+}
+
+// Middleware only ever sees messages of the method's kind: anything else is
+// rejected before the chain, with the same error as without middleware.
+function wrap<M extends AnyMessage>(
+  middleware: readonly Middleware[],
+  kind: MessageKind,
+  terminal: (message: M) => unknown,
+): (message: M) => unknown {
+  const dispatch = chain(middleware, terminal as Dispatch);
+  return (message) => {
+    if (message?.kind === kind) return dispatch(message);
+    throw dispatchError(kind, message);
+  };
+}

@@ -8,7 +8,7 @@ import { isMessage } from "./messages.ts";
  */
 export function describe(value: unknown): string {
   if (isMessage(value)) return `${value.kind} "${value.type}"`;
-  if (value === null) return "null";
+  if (value === null || value === undefined) return String(value);
   if (typeof value === "object") {
     if (KIND in value) {
       return "a copy of a message that lost its kind and type (spread or " +
@@ -19,5 +19,5 @@ export function describe(value: unknown): string {
   }
   if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
   if (typeof value === "function") return "a function";
-  return `${typeof value} ${String(value)}`;
+  return `the ${typeof value} ${String(value)}`;
 }

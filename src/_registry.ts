@@ -51,6 +51,19 @@ const REGISTER_METHOD: Readonly<Record<MessageKind, string>> = {
   task: "registerTask",
 };
 
+/** The plural of each kind, for messages. */
+export const PLURAL: Readonly<Record<MessageKind, string>> = {
+  query: "queries",
+  command: "commands",
+  event: "events",
+  task: "tasks",
+};
+
+/** A kind with its article: "a query", "an event". */
+export function aKind(kind: MessageKind): string {
+  return `${kind === "event" ? "an" : "a"} ${kind}`;
+}
+
 const DEFINE_FUNCTION: Readonly<Record<MessageKind, string>> = {
   query: "defineQuery",
   command: "defineCommand",
@@ -66,18 +79,18 @@ export function dispatchError(kind: MessageKind, value: unknown): Error {
   const method = DISPATCH_METHOD[kind];
   if (!isMessage(value)) {
     return new TypeError(
-      `Cannot ${method}() ${
-        describe(value)
-      }: expected a ${kind} message, built by calling its definition (from ${
+      `Cannot ${method}() ${describe(value)}: expected ${
+        aKind(kind)
+      } message, built by calling its definition (from ${
         DEFINE_FUNCTION[kind]
       }())`,
     );
   }
   if (value.kind !== kind) {
     return new TypeError(
-      `Cannot ${method}() ${describe(value)}: ${method}() takes ${kind}s; use ${
-        DISPATCH_METHOD[value.kind]
-      }() for a ${value.kind}`,
+      `Cannot ${method}() ${describe(value)}: ${method}() takes ${
+        PLURAL[kind]
+      }; use ${DISPATCH_METHOD[value.kind]}() for ${aKind(value.kind)}`,
     );
   }
   return new NoHandlerError(kind, value.type);
@@ -118,16 +131,18 @@ function checkRegistration(
     typeof definition.is === "function";
   if (!valid) {
     throw new TypeError(
-      `Cannot ${method}() as its first argument must be a ${kind} definition from ${
-        DEFINE_FUNCTION[kind]
-      }(): current value is ${describe(definition)}`,
+      `Cannot ${method}() as its first argument must be ${
+        aKind(kind)
+      } definition from ${DEFINE_FUNCTION[kind]}(): current value is ${
+        describe(definition)
+      }`,
     );
   }
   if (definition.kind !== kind) {
     throw new TypeError(
       `Cannot ${method}() ${definition.kind} "${definition.name}": ${method}() takes ${kind} definitions; use ${
         REGISTER_METHOD[definition.kind]
-      }() for a ${definition.kind}`,
+      }() for ${aKind(definition.kind)}`,
     );
   }
   if (typeof handler !== "function") {

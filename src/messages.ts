@@ -294,8 +294,9 @@ const KINDS: ReadonlySet<unknown> = new Set([
 ]);
 
 /**
- * Whether `value` is a message: an object with a known `kind`, a non-empty
- * string `type` and a `payload` key. Plain objects parsed from JSON count.
+ * Whether `value` is a message: an object with a known `kind` and a
+ * non-empty string `type`. Plain objects parsed from JSON count (a missing
+ * `payload`, as JSON leaves an `undefined` one, reads as `undefined`).
  *
  * @param value Anything.
  * @returns `true` when the bus can route `value`.
@@ -308,14 +309,13 @@ const KINDS: ReadonlySet<unknown> = new Set([
  * const Pinged = defineEvent<number>("Pinged");
  * deepStrictEqual(isMessage(Pinged(1)), true);
  * deepStrictEqual(isMessage(JSON.parse(JSON.stringify(Pinged(1)))), true);
- * deepStrictEqual(isMessage({ type: "Pinged" }), false);
+ * deepStrictEqual(isMessage({ type: "Pinged", payload: 1 }), false);
  * ```
  */
 export function isMessage(value: unknown): value is AnyMessage {
   if (typeof value !== "object" || value === null) return false;
   const { kind, type } = value as Partial<Message>;
-  return KINDS.has(kind) && typeof type === "string" && type !== "" &&
-    "payload" in value;
+  return KINDS.has(kind) && typeof type === "string" && type !== "";
 }
 
 function define<K extends MessageKind, P, M extends Message<K, P>>(

@@ -1,0 +1,112 @@
+// Type tests: every `@ts-expect-error` line must fail to compile, or
+// `deno check` (and `deno test`, which type-checks) fails with "Unused
+// '@ts-expect-error' directive". The function below is never called; only its
+// types matter.
+import {
+  type AsyncMiddleware,
+  createAsyncBus,
+  createBus,
+  defineCommand,
+  defineEvent,
+  defineQuery,
+  defineTask,
+  type HandlerRegistry,
+  type Middleware,
+  type QueryDispatcher,
+  type ResultOf,
+} from "../mod.ts";
+
+interface User {
+  name: string;
+}
+const GetUser = defineQuery<{ userId: string }, User>("GetUser");
+const CreateOrder = defineCommand<{ items: string[] }>("CreateOrder");
+const OrderCreated = defineEvent<{ orderId: string }>("OrderCreated");
+const SendEmail = defineTask<{ to: string }>("SendEmail");
+const Tick = defineEvent("Tick");
+
+function typeTests(): void {
+  const bus = createBus();
+  const asyncBus = createAsyncBus();
+
+  // Results are typed from the definition.
+  const user: User = bus.send(GetUser({ userId: "1" }));
+  const later: Promise<User> = asyncBus.send(GetUser({ userId: "1" }));
+  const result: ResultOf<ReturnType<typeof GetUser>> = user;
+  void later;
+  void result;
+
+  // @ts-expect-error the result of GetUser is a User, not a string
+  const wrong: string = bus.send(GetUser({ userId: "1" }));
+  void wrong;
+
+  // @ts-expect-error wrong payload: userId must be a string
+  GetUser({ userId: 1 });
+  // @ts-expect-error wrong payload: missing field
+  CreateOrder({});
+  // @ts-expect-error a payload is required
+  OrderCreated();
+  // @ts-expect-error a void event takes no payload
+  Tick("extra");
+
+  // @ts-expect-error a command given to send
+  bus.send(CreateOrder({ items: [] }));
+  // @ts-expect-error a query given to execute
+  bus.execute(GetUser({ userId: "1" }));
+  // @ts-expect-error a task given to publish
+  bus.publish(SendEmail({ to: "x" }));
+  // @ts-expect-error an event given to dispatch
+  bus.dispatch(OrderCreated({ orderId: "o" }));
+  // @ts-expect-error a plain string is not a message
+  asyncBus.send("GetUser");
+
+  // @ts-expect-error a handler returning the wrong result type
+  bus.registerQuery(GetUser, () => "not a user");
+  // @ts-expect-error the sync bus wants the result, not a promise of it
+  bus.registerQuery(GetUser, async () => ({ name: "x" }));
+  asyncBus.registerQuery(GetUser, async () => ({ name: "x" }));
+  // @ts-expect-error an async handler must still resolve to the result type
+  asyncBus.registerQuery(GetUser, async () => 42);
+  // @ts-expect-error the handler reads a payload field that does not exist
+  bus.registerCommand(CreateOrder, (c) => c.payload.userId);
+
+  // @ts-expect-error registering an event with registerQuery
+  bus.registerQuery(OrderCreated, () => ({ name: "x" }));
+  // @ts-expect-error registering a query with subscribe
+  bus.subscribe(GetUser, () => {});
+  // @ts-expect-error registering a command with registerTask
+  bus.registerTask(CreateOrder, () => {});
+
+  // Narrow interfaces expose only their methods.
+  const dispatcher: QueryDispatcher = bus;
+  // @ts-expect-error a QueryDispatcher cannot publish
+  dispatcher.publish(OrderCreated({ orderId: "o" }));
+  const registry: HandlerRegistry = bus;
+  // @ts-expect-error a HandlerRegistry cannot send
+  registry.send(GetUser({ userId: "1" }));
+
+  // Middleware must hand back what next returned.
+  const passThrough: Middleware = (message, next) => next(message);
+  // @ts-expect-error a middleware that changes the result type
+  const stringify: Middleware = (message, next) => String(next(message));
+  // @ts-expect-error a sync middleware must not turn results into promises
+  const promising: Middleware = async (message, next) => await next(message);
+  const asyncPassThrough: AsyncMiddleware = async (message, next) =>
+    await next(message);
+  // @ts-expect-error an async middleware must resolve to next's result
+  const counting: AsyncMiddleware = async (message, next) => {
+    await next(message);
+    return 1;
+  };
+  // @ts-expect-error next takes the same message type it was given
+  const swapping: Middleware = (_message, next) => next("other");
+  createBus({ middleware: [passThrough] });
+  createAsyncBus({ middleware: [asyncPassThrough, passThrough] });
+  // @ts-expect-error an async middleware does not fit the sync bus
+  createBus({ middleware: [asyncPassThrough] });
+  void [stringify, promising, counting, swapping];
+}
+
+Deno.test("type tests compile (the checks are the @ts-expect-error lines)", () => {
+  void typeTests;
+});

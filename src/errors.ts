@@ -30,6 +30,8 @@ export class DuplicateHandlerError extends Error {
   readonly type: string;
 
   /**
+   * Creates the error for a second handler of `type`.
+   *
    * @param kind The kind of the message.
    * @param type The name of the message.
    */
@@ -62,6 +64,8 @@ export class NoHandlerError extends Error {
   readonly type: string;
 
   /**
+   * Creates the error for a dispatch of `type` that found no handler.
+   *
    * @param kind The kind of the message.
    * @param type The name of the message.
    * @param hint What to do about it; defaults to registering a handler.

@@ -63,7 +63,11 @@ import {
  * ```
  */
 export class AssertionError extends Error {
-  /** @param message What was expected and what was recorded. */
+  /**
+   * Creates a failed assertion.
+   *
+   * @param message What was expected and what was recorded.
+   */
   constructor(message: string) {
     super(message);
     this.name = "AssertionError";

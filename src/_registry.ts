@@ -154,8 +154,14 @@ function checkRegistration(
   }
 }
 
-/** Creates empty routing tables and the methods that fill them. */
-export function createRegistry(): Registry {
+/**
+ * Creates empty routing tables and the methods that fill them. `adapt`
+ * turns each query, command and task handler into the function the routing
+ * table holds (the asynchronous bus makes every one return a promise).
+ */
+export function createRegistry(
+  adapt: (handler: Handler) => Handler = (handler) => handler,
+): Registry {
   const routes: Routes = {
     queries: new Map(),
     commands: new Map(),
@@ -201,7 +207,7 @@ export function createRegistry(): Registry {
         }
       }
       const release = claim(kind, definition);
-      table.set(definition.name, handler);
+      table.set(definition.name, adapt(handler));
       let registered = true;
       return () => {
         if (!registered) return;

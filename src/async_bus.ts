@@ -13,6 +13,7 @@ import {
   dispatchError,
   EMPTY_CONTEXT,
   eventError,
+  type Handler,
 } from "./_registry.ts";
 import type { AsyncMiddleware } from "./compose.ts";
 import type { AsyncMessageBus } from "./interfaces.ts";
@@ -37,18 +38,24 @@ export interface AsyncBusOptions {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-// A handler's own promise is handed back as is (no extra tick); a plain value
-// or a foreign thenable is wrapped once.
-function settle(result: unknown): Promise<unknown> {
-  return result instanceof Promise ? result : Promise.resolve(result);
-}
+const AsyncFunctionPrototype: object = Object.getPrototypeOf(async () => {});
 
-function settleVoid(result: unknown): Promise<void> {
-  if (result instanceof Promise) return result;
-  return isThenable(result) ? Promise.resolve(result).then(noop) : RESOLVED;
+// Every query, command and task handler is stored as a function that returns
+// a promise and never throws, so a dispatch is a Map.get and a call. An
+// `async function` is one already and is stored as is; any other function is
+// wrapped: its own promise is handed back as is (no extra tick), a plain
+// value or a foreign thenable is wrapped once, a throw becomes a rejection.
+function promising(handler: Handler): Handler {
+  if (Object.getPrototypeOf(handler) === AsyncFunctionPrototype) return handler;
+  return (message, context) => {
+    try {
+      const result = handler(message, context);
+      return result instanceof Promise ? result : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
 }
-
-function noop(): void {}
 
 // A subscriber that threw synchronously, kept apart from one that returned
 // a promise, so errors are reported in subscription order.
@@ -90,7 +97,7 @@ class Thrown {
  */
 export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
   const middleware = middlewareOption("createAsyncBus", options.middleware);
-  const registry = createRegistry();
+  const registry = createRegistry(promising);
   const { queries, commands, events, tasks } = registry.routes;
 
   function send<P, R>(query: QueryMessage<P, R>): Promise<R> {
@@ -98,11 +105,7 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
     if (handler === undefined || query.kind !== "query") {
       return Promise.reject(dispatchError("query", query));
     }
-    try {
-      return settle(handler(query, EMPTY_CONTEXT)) as Promise<R>;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return handler(query, EMPTY_CONTEXT) as Promise<R>;
   }
 
   function execute(command: CommandMessage): Promise<void> {
@@ -110,11 +113,7 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
     if (handler === undefined || command.kind !== "command") {
       return Promise.reject(dispatchError("command", command));
     }
-    try {
-      return settleVoid(handler(command, EMPTY_CONTEXT));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return handler(command, EMPTY_CONTEXT) as Promise<void>;
   }
 
   function dispatch(task: TaskMessage): Promise<void> {
@@ -122,11 +121,7 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
     if (handler === undefined || task.kind !== "task") {
       return Promise.reject(dispatchError("task", task));
     }
-    try {
-      return settleVoid(handler(task, EMPTY_CONTEXT));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return handler(task, EMPTY_CONTEXT) as Promise<void>;
   }
 
   function publish(event: EventMessage): Promise<void> {

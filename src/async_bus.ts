@@ -97,8 +97,14 @@ class Thrown {
  */
 export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
   const middleware = middlewareOption("createAsyncBus", options.middleware);
-  const registry = createRegistry(promising);
-  const { queries, commands, events, tasks } = registry.routes;
+  const { routes, ...registration } = createRegistry(promising);
+  const { queries, commands, events, tasks } = routes;
+  // The registry's methods take any definition and handler; the bus's
+  // interface narrows their types.
+  const methods = registration as Pick<
+    AsyncMessageBus,
+    "registerQuery" | "registerCommand" | "registerTask" | "subscribe"
+  >;
 
   function send<P, R>(query: QueryMessage<P, R>): Promise<R> {
     const handler = queries.get(query?.type);
@@ -166,16 +172,6 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
       }
     });
   }
-
-  const methods = {
-    registerQuery: registry.registerQuery,
-    registerCommand: registry.registerCommand,
-    registerTask: registry.registerTask,
-    subscribe: registry.subscribe,
-  } as Pick<
-    AsyncMessageBus,
-    "registerQuery" | "registerCommand" | "registerTask" | "subscribe"
-  >;
 
   if (middleware.length === 0) {
     return { send, execute, publish, dispatch, ...methods };

@@ -77,8 +77,14 @@ export interface BusOptions {
  */
 export function createBus(options: BusOptions = {}): MessageBus {
   const middleware = middlewareOption("createBus", options.middleware);
-  const registry = createRegistry();
-  const { queries, commands, events, tasks } = registry.routes;
+  const { routes, ...registration } = createRegistry();
+  const { queries, commands, events, tasks } = routes;
+  // The registry's methods take any definition and handler; the bus's
+  // interface narrows their types.
+  const methods = registration as Pick<
+    MessageBus,
+    "registerQuery" | "registerCommand" | "registerTask" | "subscribe"
+  >;
 
   // The hot path: one Map.get, one kind check, one call. Everything else
   // (bad values, wrong kinds, missing handlers) is diagnosed off this path.
@@ -125,16 +131,6 @@ export function createBus(options: BusOptions = {}): MessageBus {
       throw eventError(event, errors, subscribers.length);
     }
   }
-
-  const methods = {
-    registerQuery: registry.registerQuery,
-    registerCommand: registry.registerCommand,
-    registerTask: registry.registerTask,
-    subscribe: registry.subscribe,
-  } as Pick<
-    MessageBus,
-    "registerQuery" | "registerCommand" | "registerTask" | "subscribe"
-  >;
 
   if (middleware.length === 0) {
     return { send, execute, publish, dispatch, ...methods };

@@ -416,7 +416,20 @@ function createFakeRecorder() {
     return handled.has(message.type) ? "next" : "skip";
   }
 
-  return { recorder, givenQueryResult, tracked, intercept };
+  // The fake bus: the real bus's methods, registrations tracked, plus the
+  // recorder and givenQueryResult.
+  function expose<B extends MessageBus | AsyncMessageBus>(bus: B) {
+    return {
+      ...bus,
+      ...recorder,
+      registerQuery: tracked(bus.registerQuery),
+      registerCommand: tracked(bus.registerCommand),
+      registerTask: tracked(bus.registerTask),
+      givenQueryResult,
+    };
+  }
+
+  return { intercept, expose };
 }
 
 /**
@@ -471,19 +484,7 @@ export function createFakeBus(): FakeBus {
     const { answer } = step;
     return (typeof answer === "function" ? answer(message) : answer) as R;
   };
-  const bus = createBus({ middleware: [middleware] });
-  return {
-    ...fake.recorder,
-    send: bus.send,
-    execute: bus.execute,
-    publish: bus.publish,
-    dispatch: bus.dispatch,
-    registerQuery: fake.tracked(bus.registerQuery),
-    registerCommand: fake.tracked(bus.registerCommand),
-    registerTask: fake.tracked(bus.registerTask),
-    subscribe: bus.subscribe,
-    givenQueryResult: fake.givenQueryResult as FakeBus["givenQueryResult"],
-  };
+  return fake.expose(createBus({ middleware: [middleware] })) as FakeBus;
 }
 
 /**
@@ -530,19 +531,7 @@ export function createAsyncFakeBus(): AsyncFakeBus {
       typeof answer === "function" ? answer(message) : answer,
     ) as Promise<R>;
   };
-  const bus = createAsyncBus({ middleware: [middleware] });
-  return {
-    ...fake.recorder,
-    send: bus.send,
-    execute: bus.execute,
-    publish: bus.publish,
-    dispatch: bus.dispatch,
-    registerQuery: fake.tracked(bus.registerQuery),
-    registerCommand: fake.tracked(bus.registerCommand),
-    registerTask: fake.tracked(bus.registerTask),
-    subscribe: bus.subscribe,
-    givenQueryResult: fake.givenQueryResult as AsyncFakeBus[
-      "givenQueryResult"
-    ],
-  };
+  return fake.expose(
+    createAsyncBus({ middleware: [middleware] }),
+  ) as AsyncFakeBus;
 }

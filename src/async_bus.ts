@@ -109,7 +109,7 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
   function send<P, R>(query: QueryMessage<P, R>): Promise<R> {
     const handler = queries.get(query?.type);
     if (handler === undefined || query.kind !== "query") {
-      return Promise.reject(dispatchError("query", query));
+      return unroutable("query", query);
     }
     return handler(query, EMPTY_CONTEXT) as Promise<R>;
   }
@@ -117,7 +117,7 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
   function execute(command: CommandMessage): Promise<void> {
     const handler = commands.get(command?.type);
     if (handler === undefined || command.kind !== "command") {
-      return Promise.reject(dispatchError("command", command));
+      return unroutable("command", command);
     }
     return handler(command, EMPTY_CONTEXT) as Promise<void>;
   }
@@ -125,7 +125,7 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
   function dispatch(task: TaskMessage): Promise<void> {
     const handler = tasks.get(task?.type);
     if (handler === undefined || task.kind !== "task") {
-      return Promise.reject(dispatchError("task", task));
+      return unroutable("task", task);
     }
     return handler(task, EMPTY_CONTEXT) as Promise<void>;
   }
@@ -133,12 +133,7 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
   function publish(event: EventMessage): Promise<void> {
     const subscribers = events.get(event?.type);
     if (subscribers === undefined || event.kind !== "event") {
-      try {
-        checkUnheardEvent(event);
-        return RESOLVED;
-      } catch (error) {
-        return Promise.reject(error);
-      }
+      return unheard(event);
     }
     // Outcomes are only tracked once a subscriber returns a promise or
     // throws; a publish to synchronous subscribers that all succeed
@@ -168,7 +163,7 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
         if (result.status === "rejected") errors.push(result.reason);
       }
       if (errors.length > 0) {
-        throw eventError(event, errors, subscribers.length);
+        throw failedEvent(event, errors, subscribers.length);
       }
     });
   }
@@ -197,6 +192,29 @@ function wrap<M extends AnyMessage>(
   const dispatch = chainAsync(middleware, terminal as AsyncDispatch);
   return (message) => {
     if (message?.kind === kind) return dispatch(message);
-    return Promise.reject(dispatchError(kind, message));
+    return unroutable(kind, message);
   };
+}
+
+// Off-path helpers, declared here rather than imported for the reason given
+// in bus.ts: an imported call in an untaken branch costs the hot path.
+function unroutable(kind: MessageKind, value: unknown): Promise<never> {
+  return Promise.reject(dispatchError(kind, value));
+}
+
+function unheard(value: unknown): Promise<void> {
+  try {
+    checkUnheardEvent(value);
+    return RESOLVED;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function failedEvent(
+  event: EventMessage,
+  errors: unknown[],
+  subscribers: number,
+): unknown {
+  return eventError(event, errors, subscribers);
 }

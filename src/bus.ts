@@ -25,7 +25,17 @@ import type {
   TaskMessage,
 } from "./messages.ts";
 
-/** Options of {@linkcode createBus}. */
+/**
+ * Options of {@linkcode createBus}.
+ *
+ * @example
+ * ```ts
+ * import { type BusOptions, createBus } from "@monolith/message-bus";
+ *
+ * const options: BusOptions = { middleware: [(message, next) => next(message)] };
+ * createBus(options);
+ * ```
+ */
 export interface BusOptions {
   /**
    * Middleware wrapping every dispatch, the first being the outermost.

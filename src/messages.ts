@@ -10,7 +10,18 @@
 
 import { Envelope } from "./_envelope.ts";
 
-/** The four kinds of message a bus routes. */
+/**
+ * The four kinds of message a bus routes.
+ *
+ * @example
+ * ```ts
+ * import { defineTask, type MessageKind } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const kind: MessageKind = defineTask("Tick").kind;
+ * deepStrictEqual(kind, "task");
+ * ```
+ */
 export type MessageKind = "query" | "command" | "event" | "task";
 
 /**

@@ -28,3 +28,6 @@ export * from "./src/interfaces.ts";
 export * from "./src/compose.ts";
 export * from "./src/bus.ts";
 export * from "./src/async_bus.ts";
+export * from "./src/middleware/recorder.ts";
+export * from "./src/stores/memory.ts";
+export * from "./src/stores/jsonl.ts";

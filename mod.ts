@@ -31,3 +31,4 @@ export * from "./src/async_bus.ts";
 export * from "./src/middleware/recorder.ts";
 export * from "./src/stores/memory.ts";
 export * from "./src/stores/jsonl.ts";
+export * from "./src/replay.ts";

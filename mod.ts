@@ -32,3 +32,5 @@ export * from "./src/middleware/recorder.ts";
 export * from "./src/stores/memory.ts";
 export * from "./src/stores/jsonl.ts";
 export * from "./src/replay.ts";
+export * from "./src/middleware/latency.ts";
+export * from "./src/middleware/metrics.ts";

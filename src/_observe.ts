@@ -4,7 +4,8 @@ import type { Middleware } from "./compose.ts";
 import type { AnyMessage } from "./messages.ts";
 
 /**
- * Told how a dispatch ended: `start` is its `performance.now()` at the start,
+ * Told how a dispatch ended: `start` is the clock's reading at the start
+ * (`performance.now()` unless another clock is given),
  * `failed` says whether `outcome` is a result or an error.
  */
 export type Observer = (
@@ -19,9 +20,12 @@ export type Observer = (
  * throws, or when its promise settles. The result, or the error object,
  * reaches the caller unchanged.
  */
-export function observing(observer: Observer): Middleware {
+export function observing(
+  observer: Observer,
+  now?: () => number,
+): Middleware {
   return <M extends AnyMessage, R>(message: M, next: (message: M) => R): R => {
-    const start = performance.now();
+    const start = now === undefined ? performance.now() : now();
     let result: R;
     try {
       result = next(message);

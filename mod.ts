@@ -34,3 +34,4 @@ export * from "./src/stores/jsonl.ts";
 export * from "./src/replay.ts";
 export * from "./src/middleware/latency.ts";
 export * from "./src/middleware/metrics.ts";
+export * from "./src/report.ts";

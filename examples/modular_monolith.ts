@@ -3,22 +3,29 @@
  * modules that know each other only through message definitions, each handed
  * only the narrow part of the bus it needs.
  *
- * Run it with `deno task demo`.
+ * Run it with `deno task demo`: it records every dispatch to `./recordings`,
+ * then prints the latency table and writes an HTML report of the recording.
  *
  * @module
  */
 
 import {
   createBus,
+  createLatencyStats,
   defineCommand,
   defineEvent,
   defineQuery,
   defineTask,
   type HandlerRegistry,
+  jsonlStore,
+  latency,
   type MessageDispatcher,
   type Middleware,
   type QueryDispatcher,
   type QueryRegistry,
+  readRecording,
+  recorder,
+  renderReport,
 } from "../mod.ts";
 
 // ---------------------------------------------------------------------------
@@ -168,9 +175,9 @@ export interface DemoReport {
 
 /**
  * Wires the modules to one bus, runs a short scenario and returns what
- * happened.
+ * happened. `middleware` runs outside the demo's own tracing.
  */
-export function runDemo(): DemoReport {
+export function runDemo(middleware: readonly Middleware[] = []): DemoReport {
   const trace: string[] = [];
   let depth = 0;
   const tracing: Middleware = (message, next) => {
@@ -187,7 +194,7 @@ export function runDemo(): DemoReport {
     }
   };
 
-  const bus = createBus({ middleware: [tracing] });
+  const bus = createBus({ middleware: [...middleware, tracing] });
   const outbox: string[] = [];
   usersModule(bus);
   ordersModule(bus);
@@ -202,9 +209,22 @@ export function runDemo(): DemoReport {
 }
 
 if (import.meta.main) {
-  const { trace, outbox } = runDemo();
+  const store = jsonlStore({ dir: "./recordings" });
+  const stats = createLatencyStats();
+  const { trace, outbox } = runDemo([recorder(store), latency(stats)]);
   console.log("Dispatches (nested ones indented):");
   for (const line of trace) console.log(`  ${line}`);
   console.log("\nEmails sent:");
   for (const line of outbox) console.log(`  ${line}`);
+
+  await store.close();
+  const records = [];
+  for await (const record of readRecording(store.path)) records.push(record);
+  const report = renderReport(records, { title: "Modular monolith demo" });
+  const htmlPath = store.path.replace(/\.jsonl$/, ".html");
+  await Deno.writeTextFile(htmlPath, report.html);
+  console.log(`\nLatency per message type (${stats.all().length} types):`);
+  console.log(report.table);
+  console.log(`\nRecording: ${store.path} (${store.written} records)`);
+  console.log(`Report:    ${htmlPath}`);
 }

@@ -7,7 +7,7 @@
  */
 
 import { epochMs, isoTimestamp } from "../_clock.ts";
-import { errorJson } from "../_json.ts";
+import { errorJson, TRUSTED_TS } from "../_json.ts";
 import { observing } from "../_observe.ts";
 import type { Middleware } from "../compose.ts";
 import type { MessageKind } from "../messages.ts";
@@ -180,7 +180,8 @@ export function recorder(
         duration_ns: Math.round((end - start) * 1e6),
         result: failed || outcome === undefined ? null : outcome,
         error: failed ? errorJson(outcome) as RecordedError : null,
-      });
+        [TRUSTED_TS]: true,
+      } as DispatchRecord);
     } catch (error) {
       if (!storeFailed) {
         storeFailed = true;

@@ -1,6 +1,6 @@
 // The batching writer behind jsonlStore: a bounded queue of encoded lines,
 // drained by one asynchronous write at a time, off the dispatch path.
-import { stringify } from "../_json.ts";
+import { recordLine } from "../_json.ts";
 import type { DispatchRecord } from "../middleware/recorder.ts";
 
 /** Where the bytes go: an open file, or a fake in tests. */
@@ -182,7 +182,7 @@ export function createWriter(sink: Sink, options: WriterOptions): Writer {
           `the queue is full (maxQueue ${maxQueue}): the disk is slower than the dispatches`,
         );
       }
-      ring[(head + size) % maxQueue] = stringify(record, redact);
+      ring[(head + size) % maxQueue] = recordLine(record, redact);
       size++;
       schedule();
     },

@@ -107,6 +107,13 @@ function formatMs(value: number): string {
   return value.toPrecision(3);
 }
 
+/** A short duration label for a chart's axis: "5µs", "20ms", "2s". */
+function durationLabel(milliseconds: number): string {
+  if (milliseconds < 1) return `${+(milliseconds * 1000).toPrecision(3)}µs`;
+  if (milliseconds < 1000) return `${+milliseconds.toPrecision(3)}ms`;
+  return `${+(milliseconds / 1000).toPrecision(3)}s`;
+}
+
 function escapeHtml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(
     />/g,
@@ -187,23 +194,36 @@ function histogramSvg(durationsMs: readonly number[]): string {
   const first = counts.findIndex((count) => count > 0);
   const last = counts.length - 1 -
     [...counts].reverse().findIndex((count) => count > 0);
-  const shown = counts.slice(first, last + 1);
+  // At least eight buckets wide, so that one busy bucket is not one wide bar.
+  const from = Math.max(0, Math.min(first, last + 1 - 8));
+  const shown = counts.slice(from, Math.max(last + 1, from + 8));
   const width = 420;
   const height = 110;
   const barWidth = width / shown.length;
   const top = Math.max(...shown);
   const bars = shown.map((count, index) => {
     const barHeight = Math.round((count / top) * (height - 30));
-    const bound = first + index < BOUNDS_MS.length
-      ? `≤ ${formatMs(BOUNDS_MS[first + index]!)} ms`
+    const bound = from + index < BOUNDS_MS.length
+      ? `≤ ${formatMs(BOUNDS_MS[from + index]!)} ms`
       : `> ${formatMs(BOUNDS_MS[BOUNDS_MS.length - 1]!)} ms`;
     const x = (index * barWidth).toFixed(1);
     return `<rect x="${x}" y="${height - 20 - barHeight}" width="${
       (barWidth - 2).toFixed(1)
     }" height="${barHeight}" class="bar"><title>${bound}: ${count}</title></rect>` +
+      (count > 0
+        ? `<text x="${(index * barWidth + barWidth / 2).toFixed(1)}" y="${
+          height - 24 - barHeight
+        }" class="tick">${count}</text>`
+        : "") +
       `<text x="${(index * barWidth + barWidth / 2).toFixed(1)}" y="${
         height - 6
-      }" class="tick">${escapeHtml(bound.replace("≤ ", ""))}</text>`;
+      }" class="tick">${
+        escapeHtml(
+          from + index < BOUNDS_MS.length
+            ? `≤${durationLabel(BOUNDS_MS[from + index]!)}`
+            : `>${durationLabel(BOUNDS_MS[BOUNDS_MS.length - 1]!)}`,
+        )
+      }</text>`;
   }).join("");
   return `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">${bars}</svg>`;
 }
@@ -244,11 +264,9 @@ function timelineSvg(records: readonly DispatchRecord[]): string {
         }" height="${hf}" class="fail"/>`
         : "");
   }).join("");
-  const labels = `<text x="0" y="${
-    height - 4
-  }" class="tick" text-anchor="start">${
+  const labels = `<text x="0" y="${height - 4}" class="edge">${
     escapeHtml(new Date(start).toISOString())
-  }</text><text x="${width}" y="${height - 4}" class="tick" text-anchor="end">${
+  }</text><text x="${width}" y="${height - 4}" class="edge end">${
     escapeHtml(new Date(end).toISOString())
   }</text>`;
   return `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">${bars}${labels}</svg>`;
@@ -332,9 +350,11 @@ export function renderReport(
   const histograms = rows.map((row) =>
     `<figure><figcaption>${
       escapeHtml(row.type)
-    } <span class="muted">(${row.kind}, ${row.count} dispatches, p95 ${
-      formatMs(row.p95Ms)
-    } ms)</span></figcaption>${histogramSvg(durations.get(row.type)!)}</figure>`
+    } <span class="muted">(${row.kind}, ${row.count} ${
+      row.count === 1 ? "dispatch" : "dispatches"
+    }, p95 ${formatMs(row.p95Ms)} ms)</span></figcaption>${
+      histogramSvg(durations.get(row.type)!)
+    }</figure>`
   ).join("\n");
   const html = `<!doctype html>
 <html lang="en">
@@ -354,6 +374,7 @@ figure { display: inline-block; margin: 0 1.5rem 1rem 0; }
 figcaption { font-weight: 600; margin-bottom: .25rem; }
 svg .bar { fill: #4f7cc4; } svg .fail { fill: #d04a4a; }
 svg .tick { font-size: 9px; fill: #6b7385; text-anchor: middle; }
+svg .edge { font-size: 9px; fill: #6b7385; } svg .edge.end { text-anchor: end; }
 </style>
 </head>
 <body>

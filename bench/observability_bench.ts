@@ -152,7 +152,7 @@ Deno.bench({
 globalThis.addEventListener("unload", () => {
   if (sink === 0.5) console.log(sink);
   // Dropped records would mean the numbers above measured the drop path.
-  console.log(
+  console.error(
     `recorder store: ${store.written} written, ${store.dropped} dropped; writer store: ${writerStore.written} written, ${writerStore.dropped} dropped`,
   );
   Deno.removeSync(dir, { recursive: true });

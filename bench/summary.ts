@@ -1,5 +1,6 @@
 /**
- * Runs `bench/dispatch_bench.ts` several times with `deno bench --json` and
+ * Runs a bench file (`bench/dispatch_bench.ts` unless another is named)
+ * several times with `deno bench --json` and
  * prints the README's performance table: per case, the median over the runs
  * of Deno's average and p75 times, per operation, and their ratio to the
  * group's baseline (its floor) from the same run.
@@ -7,7 +8,8 @@
  * The machine this project is measured on is shared and noisy: a single stall
  * of a few milliseconds moves an average, so the table shows p75 beside it.
  *
- * Usage: `deno task bench:summary [runs]` (default 3 runs).
+ * Usage: `deno task bench:summary [runs] [bench file]` (default 3 runs of
+ * `bench/dispatch_bench.ts`).
  *
  * @module
  */
@@ -19,8 +21,14 @@ interface BenchResult {
   results: { ok?: { avg: number; p75: number } }[];
 }
 
-const OPS_PER_ITERATION = 1000;
+// A bench named "... x1000" runs 1,000 operations per iteration: its times
+// are shown per operation. Others are shown per iteration.
+function opsPerIteration(name: string): number {
+  return Number(/ x(\d+)$/.exec(name)?.[1] ?? 1);
+}
 const runs = Number(Deno.args[0] ?? 3);
+const benchFile = Deno.args[1] ??
+  new URL("./dispatch_bench.ts", import.meta.url).pathname;
 if (!Number.isInteger(runs) || runs < 1) {
   throw new RangeError(
     `Cannot summarise as 'runs' must be a positive integer: current value is ${
@@ -40,10 +48,10 @@ for (let run = 1; run <= runs; run++) {
       "bench",
       "-A",
       "--json",
-      new URL("./dispatch_bench.ts", import.meta.url).pathname,
+      benchFile,
     ],
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "null",
   }).output();
   if (!output.success) throw new Error(`deno bench failed in run ${run}`);
   const { benches } = JSON.parse(new TextDecoder().decode(output.stdout)) as {
@@ -63,8 +71,8 @@ for (let run = 1; run <= runs; run++) {
     const key = `${group}\u0000${bench.name}`;
     const row = rows.get(key) ??
       { group, name: bench.name, avg: [], p75: [] };
-    row.avg.push(result.avg / OPS_PER_ITERATION);
-    row.p75.push(result.p75 / OPS_PER_ITERATION);
+    row.avg.push(result.avg / opsPerIteration(bench.name));
+    row.p75.push(result.p75 / opsPerIteration(bench.name));
     rows.set(key, row);
     const floor = floors.get(group);
     if (floor) {
@@ -85,10 +93,14 @@ function median(values: number[]): number {
 }
 
 const ns = (value: number) =>
-  value >= 1000 ? `${(value / 1000).toFixed(2)} µs` : `${value.toFixed(1)} ns`;
+  value >= 1e6
+    ? `${(value / 1e6).toFixed(2)} ms`
+    : value >= 1000
+    ? `${(value / 1000).toFixed(2)} µs`
+    : `${value.toFixed(1)} ns`;
 
 console.log(
-  `| group | case | avg per op | p75 per op | avg × floor | p75 × floor |`,
+  `| group | case | avg | p75 | avg × floor | p75 × floor |`,
 );
 console.log(`| --- | --- | ---: | ---: | ---: | ---: |`);
 for (const [key, row] of rows) {

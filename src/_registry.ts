@@ -20,6 +20,46 @@ export interface Routes {
   readonly tasks: Map<string, Handler>;
   /** Copy-on-write: a publish iterates the array it read, undisturbed. */
   readonly events: Map<string, readonly Handler[]>;
+  /** The name of the handler of a query, command or task. */
+  handlerName(message: AnyMessage): string | undefined;
+}
+
+/** A handler's name for reports: its function name, or "anonymous". */
+export function nameOf(handler: Handler): string {
+  return handler.name || "anonymous";
+}
+
+/**
+ * A bus's way to deliver an event to one subscriber, found by name, for
+ * redelivering a dead letter without running the other subscribers again.
+ */
+export const DELIVER_TO: unique symbol = Symbol("deliver to");
+
+/** A bus with {@linkcode DELIVER_TO}. */
+export type Deliverable = {
+  [DELIVER_TO]?: (event: AnyMessage, subscriber: string) => unknown;
+};
+
+/** Adds {@linkcode DELIVER_TO} to a bus object. */
+export function withDeliverTo<B extends object>(
+  bus: B,
+  routes: Routes,
+  invoke: (subscriber: Handler, event: AnyMessage) => unknown,
+): B {
+  (bus as Deliverable)[DELIVER_TO] = (event, name) => {
+    const subscriber = routes.events.get(event.type)?.find((handler) =>
+      nameOf(handler) === name
+    );
+    if (subscriber === undefined) {
+      throw new NoHandlerError(
+        "event",
+        event.type,
+        `no subscriber named "${name}"; subscribe it again before redelivering`,
+      );
+    }
+    return invoke(subscriber, event);
+  };
+  return bus;
 }
 
 /** The registration methods, typed loosely; each bus narrows the types. */
@@ -30,11 +70,6 @@ export interface Registry {
   registerTask(definition: AnyDefinition, handler: Handler): Unregister;
   subscribe(definition: AnyDefinition, handler: Handler): Unregister;
 }
-
-/** The shared, empty dispatch context: one object, never one per dispatch. */
-export const EMPTY_CONTEXT: Readonly<Record<string, never>> = Object.freeze(
-  {},
-);
 
 /** The method that dispatches each kind. */
 export const DISPATCH_METHOD: Readonly<Record<MessageKind, string>> = {
@@ -162,11 +197,13 @@ function checkRegistration(
 export function createRegistry(
   adapt: (handler: Handler) => Handler = (handler) => handler,
 ): Registry {
+  const names = new Map<string, string>();
   const routes: Routes = {
     queries: new Map(),
     commands: new Map(),
     tasks: new Map(),
     events: new Map(),
+    handlerName: (message) => names.get(`${message.kind}:${message.type}`),
   };
   // Which definition owns each name, and how many registrations hold it.
   const owners = new Map<
@@ -208,11 +245,13 @@ export function createRegistry(
       }
       const release = claim(kind, definition);
       table.set(definition.name, adapt(handler));
+      names.set(`${kind}:${definition.name}`, nameOf(handler));
       let registered = true;
       return () => {
         if (!registered) return;
         registered = false;
         table.delete(definition.name);
+        names.delete(`${kind}:${definition.name}`);
         release();
       };
     };

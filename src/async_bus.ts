@@ -8,23 +8,23 @@
 
 import { type AsyncDispatch, chainAsync, middlewareOption } from "./_chain.ts";
 import {
+  type Context,
+  rootContext,
+  signalOption,
+  underSignal,
+} from "./_context.ts";
+import {
   checkUnheardEvent,
   createRegistry,
   dispatchError,
-  EMPTY_CONTEXT,
   eventError,
   type Handler,
+  nameOf,
+  withDeliverTo,
 } from "./_registry.ts";
 import type { AsyncMiddleware } from "./compose.ts";
-import type { AsyncMessageBus } from "./interfaces.ts";
-import type {
-  AnyMessage,
-  CommandMessage,
-  EventMessage,
-  MessageKind,
-  QueryMessage,
-  TaskMessage,
-} from "./messages.ts";
+import type { AsyncMessageBus, DispatchOptions } from "./interfaces.ts";
+import type { AnyMessage, MessageKind } from "./messages.ts";
 
 /**
  * Options of {@linkcode createAsyncBus}.
@@ -118,31 +118,31 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
     "registerQuery" | "registerCommand" | "registerTask" | "subscribe"
   >;
 
-  function send<P, R>(query: QueryMessage<P, R>): Promise<R> {
+  function send(query: AnyMessage, context: Context): Promise<unknown> {
     const handler = queries.get(query?.type);
     if (handler === undefined || query.kind !== "query") {
       return unroutable("query", query);
     }
-    return handler(query, EMPTY_CONTEXT) as Promise<R>;
+    return handler(query, context) as Promise<unknown>;
   }
 
-  function execute(command: CommandMessage): Promise<void> {
+  function execute(command: AnyMessage, context: Context): Promise<unknown> {
     const handler = commands.get(command?.type);
     if (handler === undefined || command.kind !== "command") {
       return unroutable("command", command);
     }
-    return handler(command, EMPTY_CONTEXT) as Promise<void>;
+    return handler(command, context) as Promise<unknown>;
   }
 
-  function dispatch(task: TaskMessage): Promise<void> {
+  function dispatch(task: AnyMessage, context: Context): Promise<unknown> {
     const handler = tasks.get(task?.type);
     if (handler === undefined || task.kind !== "task") {
       return unroutable("task", task);
     }
-    return handler(task, EMPTY_CONTEXT) as Promise<void>;
+    return handler(task, context) as Promise<unknown>;
   }
 
-  function publish(event: EventMessage): Promise<void> {
+  function publish(event: AnyMessage, context: Context): Promise<unknown> {
     const subscribers = events.get(event?.type);
     if (subscribers === undefined || event.kind !== "event") {
       return unheard(event);
@@ -154,7 +154,7 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
     for (let index = 0; index < subscribers.length; index++) {
       let outcome: unknown;
       try {
-        outcome = subscribers[index]!(event, EMPTY_CONTEXT);
+        outcome = subscribers[index]!(event, context);
       } catch (error) {
         outcome = new Thrown(error);
       }
@@ -171,39 +171,95 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
       ),
     ).then((results) => {
       const errors: unknown[] = [];
-      for (const result of results) {
-        if (result.status === "rejected") errors.push(result.reason);
-      }
+      results.forEach((result, index) => {
+        if (result.status === "fulfilled") return;
+        errors.push(result.reason);
+        context.slots.onHandlerFailure?.(
+          nameOf(subscribers[index]!),
+          result.reason,
+        );
+      });
       if (errors.length > 0) {
         throw failedEvent(event, errors, subscribers.length);
       }
     });
   }
 
-  if (middleware.length === 0) {
-    return { send, execute, publish, dispatch, ...methods };
-  }
-  return {
-    send: wrap(middleware, "query", send) as AsyncMessageBus["send"],
-    execute: wrap(middleware, "command", execute) as AsyncMessageBus["execute"],
-    publish: wrap(middleware, "event", publish) as AsyncMessageBus["publish"],
-    dispatch: wrap(middleware, "task", dispatch) as AsyncMessageBus["dispatch"],
-    ...methods,
+  // Each entry takes the caller's options: a signal derives a child context
+  // and races the dispatch; without one, the parent context is used as is.
+  const entry = (
+    name: string,
+    kind: MessageKind,
+    terminal: AsyncDispatch,
+  ) => {
+    const dispatch = middleware.length === 0
+      ? terminal
+      : wrap(middleware, kind, terminal);
+    return (
+      message: AnyMessage,
+      context: Context,
+      options?: DispatchOptions,
+    ): Promise<unknown> =>
+      options === undefined
+        ? dispatch(message, context)
+        : withOptions(name, dispatch, message, context, options);
   };
+  const router = {
+    send: entry("send", "query", send),
+    execute: entry("execute", "command", execute),
+    publish: entry("publish", "event", publish),
+    dispatch: entry("dispatch", "task", dispatch),
+    handlerName: routes.handlerName,
+  };
+  const root = rootContext(router);
+  const bus = {
+    send: (query: AnyMessage, options?: DispatchOptions) =>
+      router.send(query, root, options),
+    execute: (command: AnyMessage, options?: DispatchOptions) =>
+      router.execute(command, root, options),
+    publish: (event: AnyMessage, options?: DispatchOptions) =>
+      router.publish(event, root, options),
+    dispatch: (task: AnyMessage, options?: DispatchOptions) =>
+      router.dispatch(task, root, options),
+    ...methods,
+  } as AsyncMessageBus;
+  return withDeliverTo(
+    bus,
+    routes,
+    (subscriber, event) => promising(subscriber)(event, root),
+  );
+}
+
+function withOptions(
+  method: string,
+  dispatch: AsyncDispatch,
+  message: AnyMessage,
+  context: Context,
+  options: DispatchOptions,
+): Promise<unknown> {
+  let signal: AbortSignal | undefined;
+  try {
+    signal = signalOption(method, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return signal === undefined
+    ? dispatch(message, context)
+    : underSignal(signal, context, (child) => dispatch(message, child));
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
-function wrap<M extends AnyMessage>(
+function wrap(
   middleware: readonly AsyncMiddleware[],
   kind: MessageKind,
-  terminal: (message: M) => Promise<unknown>,
-): (message: M) => Promise<unknown> {
-  const dispatch = chainAsync(middleware, terminal as AsyncDispatch);
-  return (message) => {
-    if (message?.kind === kind) return dispatch(message);
+  terminal: AsyncDispatch,
+): AsyncDispatch {
+  const dispatch = chainAsync(middleware, terminal);
+  return (message, context) => {
+    if (message?.kind === kind) return dispatch(message, context);
     return unroutable(kind, message);
   };
 }
@@ -224,7 +280,7 @@ function unheard(value: unknown): Promise<void> {
 }
 
 function failedEvent(
-  event: EventMessage,
+  event: AnyMessage,
   errors: unknown[],
   subscribers: number,
 ): unknown {

@@ -7,23 +7,18 @@
  */
 
 import { chain, type Dispatch, middlewareOption } from "./_chain.ts";
+import { type Context, rootContext, type Router } from "./_context.ts";
 import {
   checkUnheardEvent,
   createRegistry,
   dispatchError,
-  EMPTY_CONTEXT,
   eventError,
+  nameOf,
+  withDeliverTo,
 } from "./_registry.ts";
 import type { Middleware } from "./compose.ts";
 import type { MessageBus } from "./interfaces.ts";
-import type {
-  AnyMessage,
-  CommandMessage,
-  EventMessage,
-  MessageKind,
-  QueryMessage,
-  TaskMessage,
-} from "./messages.ts";
+import type { AnyMessage, MessageKind } from "./messages.ts";
 
 /**
  * Options of {@linkcode createBus}.
@@ -98,43 +93,45 @@ export function createBus(options: BusOptions = {}): MessageBus {
 
   // The hot path: one Map.get, one kind check, one call. Everything else
   // (bad values, wrong kinds, missing handlers) is diagnosed off this path.
-  function send<P, R>(query: QueryMessage<P, R>): R {
+  function send(query: AnyMessage, context: Context): unknown {
     const handler = queries.get(query?.type);
     if (handler !== undefined && query.kind === "query") {
-      return handler(query, EMPTY_CONTEXT) as R;
+      return handler(query, context);
     }
     throw unroutable("query", query);
   }
 
-  function execute(command: CommandMessage): void {
+  function execute(command: AnyMessage, context: Context): void {
     const handler = commands.get(command?.type);
     if (handler !== undefined && command.kind === "command") {
-      handler(command, EMPTY_CONTEXT);
+      handler(command, context);
       return;
     }
     throw unroutable("command", command);
   }
 
-  function dispatch(task: TaskMessage): void {
+  function dispatch(task: AnyMessage, context: Context): void {
     const handler = tasks.get(task?.type);
     if (handler !== undefined && task.kind === "task") {
-      handler(task, EMPTY_CONTEXT);
+      handler(task, context);
       return;
     }
     throw unroutable("task", task);
   }
 
-  function publish(event: EventMessage): void {
+  function publish(event: AnyMessage, context: Context): void {
     const subscribers = events.get(event?.type);
     if (subscribers === undefined || event.kind !== "event") {
       return unheard(event);
     }
     let errors: unknown[] | undefined;
     for (let index = 0; index < subscribers.length; index++) {
+      const subscriber = subscribers[index]!;
       try {
-        subscribers[index]!(event, EMPTY_CONTEXT);
+        subscriber(event, context);
       } catch (error) {
         (errors ??= []).push(error);
+        context.slots.onHandlerFailure?.(nameOf(subscriber), error);
       }
     }
     if (errors !== undefined) {
@@ -142,28 +139,40 @@ export function createBus(options: BusOptions = {}): MessageBus {
     }
   }
 
-  if (middleware.length === 0) {
-    return { send, execute, publish, dispatch, ...methods };
-  }
-  return {
-    send: wrap(middleware, "query", send) as MessageBus["send"],
-    execute: wrap(middleware, "command", execute),
-    publish: wrap(middleware, "event", publish),
-    dispatch: wrap(middleware, "task", dispatch),
+  const router: Router = middleware.length === 0
+    ? { send, execute, publish, dispatch, handlerName: routes.handlerName }
+    : {
+      send: wrap(middleware, "query", send),
+      execute: wrap(middleware, "command", execute),
+      publish: wrap(middleware, "event", publish),
+      dispatch: wrap(middleware, "task", dispatch),
+      handlerName: routes.handlerName,
+    };
+  const root = rootContext(router);
+  const bus = {
+    send: (query: AnyMessage) => router.send(query, root),
+    execute: (command: AnyMessage) => router.execute(command, root),
+    publish: (event: AnyMessage) => router.publish(event, root),
+    dispatch: (task: AnyMessage) => router.dispatch(task, root),
     ...methods,
-  };
+  } as MessageBus;
+  return withDeliverTo(
+    bus,
+    routes,
+    (subscriber, event) => subscriber(event, root),
+  );
 }
 
 // Middleware only ever sees messages of the method's kind: anything else is
 // rejected before the chain, with the same error as without middleware.
-function wrap<M extends AnyMessage>(
+function wrap(
   middleware: readonly Middleware[],
   kind: MessageKind,
-  terminal: (message: M) => unknown,
-): (message: M) => unknown {
-  const dispatch = chain(middleware, terminal as Dispatch);
-  return (message) => {
-    if (message?.kind === kind) return dispatch(message);
+  terminal: Dispatch,
+): Dispatch {
+  const dispatch = chain(middleware, terminal);
+  return (message, context) => {
+    if (message?.kind === kind) return dispatch(message, context);
     throw unroutable(kind, message);
   };
 }
@@ -181,7 +190,7 @@ function unheard(value: unknown): void {
 }
 
 function failedEvent(
-  event: EventMessage,
+  event: AnyMessage,
   errors: unknown[],
   subscribers: number,
 ): unknown {

@@ -6,11 +6,17 @@
  * @module
  */
 
+import type {
+  AsyncDispatchContext,
+  BaseContext,
+  ContextChange,
+} from "./interfaces.ts";
 import type { AnyMessage } from "./messages.ts";
 
 /**
  * Passes the message on to the next middleware, or to the handlers after the
- * last one. Call it at most once per dispatch.
+ * last one. Call it at most once per dispatch. A `change` (a signal, a
+ * deadline) applies to the rest of the dispatch and every nested dispatch.
  *
  * @typeParam M The message type.
  * @typeParam R What the dispatch returns.
@@ -24,13 +30,15 @@ import type { AnyMessage } from "./messages.ts";
  */
 export type Next<M extends AnyMessage = AnyMessage, R = unknown> = (
   message: M,
+  change?: ContextChange,
 ) => R;
 
 /**
  * Wraps every dispatch of a synchronous bus. It is generic over the message
  * and the result, so it must hand back what `next` returned (or throw): a
  * middleware that changes the result type does not compile. Read
- * `message.kind` to tell `send`, `execute`, `publish` and `dispatch` apart.
+ * `message.kind` to tell `send`, `execute`, `publish` and `dispatch` apart;
+ * `context` has the dispatch's signal and deadline.
  *
  * @example A middleware that counts dispatches by kind
  * ```ts
@@ -52,6 +60,7 @@ export type Next<M extends AnyMessage = AnyMessage, R = unknown> = (
 export type Middleware = <M extends AnyMessage, R>(
   message: M,
   next: Next<M, R>,
+  context: BaseContext,
 ) => R;
 
 /**
@@ -83,4 +92,5 @@ export type Middleware = <M extends AnyMessage, R>(
 export type AsyncMiddleware = <M extends AnyMessage, R>(
   message: M,
   next: Next<M, Promise<R>>,
+  context: AsyncDispatchContext,
 ) => Promise<R>;

@@ -19,28 +19,136 @@ import type {
 } from "./messages.ts";
 
 /**
- * The second argument of every handler. Reserved for what travels with a
- * dispatch (abort signal, deadline, correlation ids); empty for now, and one
- * shared object so that nothing is allocated per dispatch.
+ * What every dispatch context has: the caller's signal and deadline.
+ * Middleware get this much; handlers get a {@linkcode DispatchContext} or an
+ * {@linkcode AsyncDispatchContext}, which can also dispatch.
  *
- * @example A handler that takes the context
+ * @example
  * ```ts
- * import { createBus, defineQuery, type DispatchContext } from "@monolith/message-bus";
- * import { deepStrictEqual } from "node:assert/strict";
+ * import type { BaseContext } from "@monolith/message-bus";
  *
- * const Ping = defineQuery<void, string>("Ping");
- * const bus = createBus();
- * let seen: DispatchContext | undefined;
- * bus.registerQuery(Ping, (_query, context) => {
- *   seen = context;
- *   return "pong";
- * });
- * bus.send(Ping());
- * deepStrictEqual(seen, {});
+ * const remaining = (context: BaseContext, now: number) =>
+ *   context.deadline === undefined ? Infinity : context.deadline - now;
  * ```
  */
-// deno-lint-ignore no-empty-interface
-export interface DispatchContext {}
+export interface BaseContext {
+  /**
+   * Aborts when the caller gives up: its deadline passed (see the `timeout`
+   * middleware) or it aborted its own signal. Pass it on to anything slow
+   * (`fetch`, a database driver) so that abandoned work stops. It never
+   * aborts when nobody set a signal or a deadline.
+   */
+  readonly signal: AbortSignal;
+  /**
+   * When the caller gives up, in the clock of the middleware that set it
+   * (`performance.now()` milliseconds by default), or `undefined` when there
+   * is no deadline. Nested dispatches keep the earliest deadline.
+   */
+  readonly deadline: number | undefined;
+}
+
+/**
+ * The second argument of every handler on the synchronous bus: the
+ * dispatch's signal and deadline, and `send`, `execute`, `publish` and
+ * `dispatch` for nested dispatches that inherit them. Dispatching through the
+ * context instead of the bus is what makes nested work stop when the outer
+ * request has given up.
+ *
+ * With no middleware and no signal, every dispatch shares one context: no
+ * allocation per dispatch.
+ *
+ * @example A handler that asks another module through its context
+ * ```ts
+ * import { createBus, defineQuery } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const GetPrice = defineQuery<string, number>("GetPrice");
+ * const GetTotal = defineQuery<string[], number>("GetTotal");
+ * const bus = createBus();
+ * bus.registerQuery(GetPrice, () => 5);
+ * bus.registerQuery(GetTotal, (query, context) =>
+ *   query.payload.reduce((sum, sku) => sum + context.send(GetPrice(sku)), 0));
+ * deepStrictEqual(bus.send(GetTotal(["a", "b"])), 10);
+ * ```
+ */
+export interface DispatchContext
+  extends BaseContext, QueryDispatcher, MessageDispatcher {}
+
+/**
+ * The second argument of every handler on the asynchronous bus: the
+ * dispatch's signal and deadline, and `send`, `execute`, `publish` and
+ * `dispatch` for nested dispatches that inherit them.
+ *
+ * @example Passing the signal on, and dispatching through the context
+ * ```ts
+ * import { createAsyncBus, defineQuery } from "@monolith/message-bus";
+ * import { rejects } from "node:assert/strict";
+ *
+ * const GetRate = defineQuery<string, number>("GetRate");
+ * const Convert = defineQuery<{ amount: number; currency: string }, number>("Convert");
+ * const bus = createAsyncBus();
+ * bus.registerQuery(GetRate, (_query, context) =>
+ *   new Promise((resolve, reject) => {
+ *     const timer = setTimeout(() => resolve(1.1), 1_000);
+ *     context.signal.addEventListener("abort", () => {
+ *       clearTimeout(timer);
+ *       reject(context.signal.reason);
+ *     });
+ *   }));
+ * bus.registerQuery(Convert, async (query, context) =>
+ *   query.payload.amount * await context.send(GetRate(query.payload.currency)));
+ *
+ * const controller = new AbortController();
+ * const converting = bus.send(Convert({ amount: 10, currency: "EUR" }), {
+ *   signal: controller.signal,
+ * });
+ * controller.abort(new Error("the user left"));
+ * await rejects(converting, { message: "the user left" });
+ * ```
+ */
+export interface AsyncDispatchContext
+  extends BaseContext, AsyncQueryDispatcher, AsyncMessageDispatcher {}
+
+/**
+ * What a middleware may change for the rest of a dispatch, through
+ * `next(message, change)`: a signal and a deadline. The handlers and every
+ * nested dispatch then see them.
+ *
+ * @example
+ * ```ts
+ * import type { ContextChange } from "@monolith/message-bus";
+ *
+ * const change: ContextChange = { signal: AbortSignal.timeout(1_000) };
+ * ```
+ */
+export interface ContextChange {
+  /** The signal for the rest of the dispatch. */
+  readonly signal?: AbortSignal;
+  /** A deadline; the earlier of it and the current one applies. */
+  readonly deadline?: number;
+}
+
+/**
+ * Options of each dispatch method of the asynchronous bus.
+ *
+ * @example
+ * ```ts
+ * import { createAsyncBus, defineCommand, type DispatchOptions } from "@monolith/message-bus";
+ *
+ * const Save = defineCommand("Save");
+ * const bus = createAsyncBus();
+ * bus.registerCommand(Save, async () => {});
+ * const options: DispatchOptions = { signal: AbortSignal.timeout(5_000) };
+ * await bus.execute(Save(), options);
+ * ```
+ */
+export interface DispatchOptions {
+  /**
+   * Aborts the dispatch: the promise rejects with the signal's reason as
+   * soon as it aborts, and the handlers see it as `context.signal`.
+   */
+  readonly signal?: AbortSignal;
+}
 
 /**
  * Removes the registration that returned it. Calling it again does nothing.
@@ -149,7 +257,7 @@ export type TaskHandler<P> = (
  */
 export type AsyncQueryHandler<P, R> = (
   query: QueryMessage<P, R>,
-  context: DispatchContext,
+  context: AsyncDispatchContext,
 ) => R | PromiseLike<R>;
 
 /**
@@ -168,7 +276,7 @@ export type AsyncQueryHandler<P, R> = (
  */
 export type AsyncCommandHandler<P> = (
   command: CommandMessage<P>,
-  context: DispatchContext,
+  context: AsyncDispatchContext,
 ) => void | PromiseLike<void>;
 
 /**
@@ -187,7 +295,7 @@ export type AsyncCommandHandler<P> = (
  */
 export type AsyncEventHandler<P> = (
   event: EventMessage<P>,
-  context: DispatchContext,
+  context: AsyncDispatchContext,
 ) => void | PromiseLike<void>;
 
 /**
@@ -206,7 +314,7 @@ export type AsyncEventHandler<P> = (
  */
 export type AsyncTaskHandler<P> = (
   task: TaskMessage<P>,
-  context: DispatchContext,
+  context: AsyncDispatchContext,
 ) => void | PromiseLike<void>;
 
 /**
@@ -388,9 +496,13 @@ export interface AsyncQueryDispatcher {
    *
    * @returns A promise of the handler's result; it rejects with
    * `NoHandlerError` when no handler is registered, with `TypeError` when
-   * `query` is not a query, and with the handler's own error as is.
+   * `query` is not a query, with the signal's reason when `options.signal`
+   * aborts, and with the handler's own error as is.
    */
-  send<P, R>(query: QueryMessage<P, R>): Promise<R>;
+  send<P, R>(
+    query: QueryMessage<P, R>,
+    options?: DispatchOptions,
+  ): Promise<R>;
 }
 
 /**
@@ -437,15 +549,15 @@ export interface AsyncQueryRegistry {
  */
 export interface AsyncMessageDispatcher {
   /** Executes a command with its one handler. */
-  execute(command: CommandMessage): Promise<void>;
+  execute(command: CommandMessage, options?: DispatchOptions): Promise<void>;
   /**
    * Publishes an event to every subscriber; they run concurrently. When some
    * fail, the promise rejects with the single error, or an `AggregateError`
    * holding all of them, once every subscriber has settled.
    */
-  publish(event: EventMessage): Promise<void>;
+  publish(event: EventMessage, options?: DispatchOptions): Promise<void>;
   /** Dispatches a task to its one handler. */
-  dispatch(task: TaskMessage): Promise<void>;
+  dispatch(task: TaskMessage, options?: DispatchOptions): Promise<void>;
 }
 
 /**

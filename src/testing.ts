@@ -381,17 +381,18 @@ function createFakeRecorder() {
 
   // Tracks which queries, commands and tasks have a handler, so that an
   // unhandled command or task is recorded instead of failing.
-  function tracked<D extends { readonly name: string }, H>(
-    register: (definition: D, handler: H) => Unregister,
-  ): (definition: D, handler: H) => Unregister {
-    return (definition, handler) => {
+  // deno-lint-ignore no-explicit-any
+  function tracked<F extends (definition: any, handler: any) => Unregister>(
+    register: F,
+  ): F {
+    return ((definition: { readonly name: string }, handler: unknown) => {
       const unregister = register(definition, handler);
       handled.add(definition.name);
       return () => {
         unregister();
         handled.delete(definition.name);
       };
-    };
+    }) as F;
   }
 
   // What the fake does before the real bus: record, then answer from a given

@@ -67,7 +67,8 @@ Deno.test("createBus() calls handlers with the message and one shared context", 
   deepStrictEqual(messages[0] === query, true);
   deepStrictEqual(contexts.length, 3);
   deepStrictEqual(contexts.every((context) => context === contexts[0]), true);
-  deepStrictEqual(Object.isFrozen(contexts[0]), true);
+  deepStrictEqual(contexts[0]!.signal.aborted, false);
+  deepStrictEqual(contexts[0]!.deadline, undefined);
 });
 
 Deno.test("createBus() routes plain messages parsed from JSON", () => {
@@ -368,4 +369,26 @@ Deno.test("createBus() handlers may dispatch nested messages", () => {
   });
   bus.execute(CreateOrder({ items: ["a", "b"] }));
   deepStrictEqual(names, ["a", "b", "mailed"]);
+});
+
+Deno.test("createBus() context dispatches nested messages, also when detached", () => {
+  const bus = createBus();
+  bus.registerQuery(GetUser, (q) => ({ name: q.payload.id }));
+  const sent: string[] = [];
+  bus.registerTask(SendEmail, (t) => {
+    sent.push(t.payload.to);
+  });
+  bus.registerCommand(CreateOrder, (c, context) => {
+    const { send, dispatch } = context;
+    for (const id of c.payload.items) {
+      dispatch(SendEmail({ to: send(GetUser({ id })).name }));
+    }
+    context.publish(OrderCreated({ orderId: "o" }));
+  });
+  let heard = 0;
+  bus.subscribe(OrderCreated, () => {
+    heard++;
+  });
+  bus.execute(CreateOrder({ items: ["a", "b"] }));
+  deepStrictEqual([sent, heard], [["a", "b"], 1]);
 });

@@ -390,10 +390,10 @@ export function latency(
   }, now);
   if (sampleEvery === 1) return timed;
   let countdown = 0;
-  return (message, next) => {
+  return (message, next, context) => {
     if (countdown-- === 0) {
       countdown = sampleEvery - 1;
-      return timed(message, next);
+      return timed(message, next, context);
     }
     stats.record(message);
     return next(message);

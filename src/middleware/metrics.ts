@@ -346,9 +346,9 @@ export function metrics(
   const timed = observing((message, start, _outcome, failed) => {
     m.finished(message, (now() - start) / 1000, failed);
   }, now);
-  return (message, next) => {
+  return (message, next, context) => {
     m.started(message);
-    return timed(message, next);
+    return timed(message, next, context);
   };
 }
 

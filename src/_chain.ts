@@ -75,12 +75,32 @@ export function chain(
   return dispatch;
 }
 
+/**
+ * Marks a middleware that calls next() again after a failed attempt (retry):
+ * its next() is not guarded against a second call.
+ */
+export const REPEATS_NEXT: unique symbol = Symbol("repeats next");
+
 // An asynchronous middleware may call next() after an await, when other
 // dispatches have run in between, so each dispatch gets its own guard.
 function asyncLink(
   middleware: AsyncMiddleware,
   inner: AsyncDispatch,
 ): AsyncDispatch {
+  if ((middleware as { [REPEATS_NEXT]?: true })[REPEATS_NEXT]) {
+    return (message, context) => {
+      const next = (message: AnyMessage, change?: ContextChange) =>
+        inner(
+          message,
+          change === undefined ? context : changed(context, change),
+        );
+      try {
+        return middleware(message, next, context as never);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+  }
   return (message, context) => {
     let called = false;
     const next = (

@@ -82,3 +82,135 @@ export class NoHandlerError extends Error {
     this.type = type;
   }
 }
+
+/**
+ * A dispatch ran past its time limit (see the `timeout` middleware). The
+ * handler's `context.signal` aborted with this error as its reason.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const error = new TimeoutError("query", "GetUser", 250);
+ * deepStrictEqual([error.name, error.limitMs], ["TimeoutError", 250]);
+ * ```
+ */
+export class TimeoutError extends Error {
+  /** The kind of the message. */
+  readonly kind: MessageKind;
+  /** The name of the message. */
+  readonly type: string;
+  /** The limit it ran past, in milliseconds. */
+  readonly limitMs: number;
+
+  /**
+   * Creates the error for a dispatch of `type` that took longer than
+   * `limitMs`.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   * @param limitMs The time limit, in milliseconds.
+   */
+  constructor(kind: MessageKind, type: string, limitMs: number) {
+    super(
+      `${kind[0]!.toUpperCase()}${
+        kind.slice(1)
+      } "${type}" timed out after ${limitMs} ms: its handler did not finish in time. Raise the limit for this type (timeout({ perType })) or make the handler honour context.signal`,
+    );
+    this.name = "TimeoutError";
+    this.kind = kind;
+    this.type = type;
+    this.limitMs = limitMs;
+  }
+}
+
+/**
+ * A dispatch was refused without running its handler because the circuit
+ * breaker for its message type is open (see `circuitBreaker`).
+ *
+ * @example
+ * ```ts
+ * import { CircuitOpenError } from "@monolith/message-bus";
+ * import { match } from "node:assert/strict";
+ *
+ * match(new CircuitOpenError("command", "Charge", 5_000).message, /circuit for command "Charge" is open/);
+ * ```
+ */
+export class CircuitOpenError extends Error {
+  /** The kind of the message. */
+  readonly kind: MessageKind;
+  /** The name of the message. */
+  readonly type: string;
+  /** How long until the breaker lets a trial dispatch through, in ms. */
+  readonly retryInMs: number;
+
+  /**
+   * Creates the error for a dispatch refused by an open circuit.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   * @param retryInMs How long until a trial dispatch is let through.
+   */
+  constructor(kind: MessageKind, type: string, retryInMs: number) {
+    super(
+      `The circuit for ${kind} "${type}" is open after repeated failures: failing fast without running its handler. A trial dispatch is let through in ${
+        Math.max(0, Math.ceil(retryInMs))
+      } ms`,
+    );
+    this.name = "CircuitOpenError";
+    this.kind = kind;
+    this.type = type;
+    this.retryInMs = retryInMs;
+  }
+}
+
+/**
+ * A dispatch was refused, or dropped while waiting, because too many
+ * dispatches were in flight and the waiting queue was full (see
+ * `concurrencyLimit`).
+ *
+ * @example
+ * ```ts
+ * import { QueueFullError } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * deepStrictEqual(new QueueFullError("task", "Resize", 100, "rejected").name, "QueueFullError");
+ * ```
+ */
+export class QueueFullError extends Error {
+  /** The kind of the message. */
+  readonly kind: MessageKind;
+  /** The name of the message. */
+  readonly type: string;
+  /** The queue bound that was reached. */
+  readonly maxQueue: number;
+  /** Whether the dispatch was refused on arrival or dropped while waiting. */
+  readonly outcome: "rejected" | "dropped";
+
+  /**
+   * Creates the error for a dispatch refused by a full queue.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   * @param maxQueue The queue bound.
+   * @param outcome "rejected" on arrival, or "dropped" while waiting.
+   */
+  constructor(
+    kind: MessageKind,
+    type: string,
+    maxQueue: number,
+    outcome: "rejected" | "dropped",
+  ) {
+    super(
+      outcome === "rejected"
+        ? `Cannot dispatch ${kind} "${type}": the concurrency limit is reached and its queue is full (maxQueue ${maxQueue}). Raise maxConcurrent or maxQueue, or slow the callers down`
+        : `Dropped ${kind} "${type}" while it waited: the queue was full (maxQueue ${maxQueue}) and a newer dispatch took its place (strategy "drop-oldest")`,
+    );
+    this.name = "QueueFullError";
+    this.kind = kind;
+    this.type = type;
+    this.maxQueue = maxQueue;
+    this.outcome = outcome;
+  }
+}

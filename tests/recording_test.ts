@@ -404,7 +404,13 @@ Deno.test("close() waits at most closeTimeoutMs for a stuck write, then counts w
     close: () => {
       closed = true;
     },
-  }, { maxQueue: 100, closeTimeoutMs: 30, redact: undefined, label: "test" });
+  }, {
+    encode: (item: unknown) => JSON.stringify(item),
+    maxQueue: 100,
+    closeTimeoutMs: 30,
+    redact: undefined,
+    label: "test",
+  });
   const record = {
     ts: "2026-02-12T14:30:45.123456Z",
     type: "event",

@@ -1,7 +1,5 @@
 // The batching writer behind jsonlStore: a bounded queue of encoded lines,
 // drained by one asynchronous write at a time, off the dispatch path.
-import { recordLine } from "../_json.ts";
-import type { DispatchRecord } from "../middleware/recorder.ts";
 
 /** Where the bytes go: an open file, or a fake in tests. */
 export interface Sink {
@@ -11,7 +9,9 @@ export interface Sink {
 }
 
 /** What the writer needs to know. */
-export interface WriterOptions {
+export interface WriterOptions<T> {
+  /** Turns an item into its line (without the newline). */
+  readonly encode: (item: T, redact: ReadonlySet<string> | undefined) => string;
   readonly maxQueue: number;
   readonly closeTimeoutMs: number;
   readonly redact: ReadonlySet<string> | undefined;
@@ -20,11 +20,11 @@ export interface WriterOptions {
 }
 
 /** The writer's state and controls, as the store exposes them. */
-export interface Writer {
+export interface Writer<T> {
   readonly written: number;
   readonly dropped: number;
   readonly pending: number;
-  write(record: DispatchRecord): void;
+  write(item: T): void;
   flush(): Promise<void>;
   close(): Promise<void>;
   /** Writes what is queued synchronously: for the process's `unload`. */
@@ -37,8 +37,11 @@ const encoder = new TextEncoder();
 const MAX_BATCH = 8192;
 
 /** Creates a writer over `sink`. */
-export function createWriter(sink: Sink, options: WriterOptions): Writer {
-  const { maxQueue, closeTimeoutMs, redact, label } = options;
+export function createWriter<T>(
+  sink: Sink,
+  options: WriterOptions<T>,
+): Writer<T> {
+  const { maxQueue, closeTimeoutMs, redact, label, encode } = options;
   // A ring buffer of lines: dropping the oldest is O(1).
   const ring: (string | undefined)[] = new Array(maxQueue);
   let head = 0;
@@ -168,7 +171,7 @@ export function createWriter(sink: Sink, options: WriterOptions): Writer {
     get pending() {
       return size;
     },
-    write(record) {
+    write(item) {
       if (closed) {
         drop(1, "the store is closed");
         return;
@@ -182,7 +185,7 @@ export function createWriter(sink: Sink, options: WriterOptions): Writer {
           `the queue is full (maxQueue ${maxQueue}): the disk is slower than the dispatches`,
         );
       }
-      ring[(head + size) % maxQueue] = recordLine(record, redact);
+      ring[(head + size) % maxQueue] = encode(item, redact);
       size++;
       schedule();
     },

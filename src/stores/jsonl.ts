@@ -9,6 +9,7 @@
  * @module
  */
 
+import { recordLine } from "../_json.ts";
 import type { DispatchRecord, RecordStore } from "../middleware/recorder.ts";
 import { createWriter, type Sink } from "./_jsonl_writer.ts";
 
@@ -209,7 +210,8 @@ export function jsonlStore(options: JsonlStoreOptions): JsonlStore {
     writeSync: (bytes) => opened.writeSync(bytes),
     close: () => opened.close(),
   };
-  const writer = createWriter(sink, {
+  const writer = createWriter<DispatchRecord>(sink, {
+    encode: recordLine,
     maxQueue,
     closeTimeoutMs,
     redact: redactList.length > 0 ? new Set(redactList) : undefined,

@@ -1,0 +1,301 @@
+/**
+ * A circuit breaker per message type: after repeated failures it fails fast
+ * instead of calling a handler that keeps failing, then lets trial dispatches
+ * through to see whether it recovered.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock } from "../clock.ts";
+import type { Middleware } from "../compose.ts";
+import { CircuitOpenError } from "../errors.ts";
+import type { AnyMessage, MessageKind } from "../messages.ts";
+
+/**
+ * The state of one message type's circuit: `"closed"` (dispatches run),
+ * `"open"` (dispatches fail fast) or `"half-open"` (trial dispatches run).
+ *
+ * @example
+ * ```ts
+ * import type { CircuitState } from "@monolith/message-bus";
+ *
+ * const healthy = (state: CircuitState) => state === "closed";
+ * ```
+ */
+export type CircuitState = "closed" | "open" | "half-open";
+
+/**
+ * A change of state, as {@linkcode CircuitBreakerOptions.onStateChange} is
+ * told.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitStateChange } from "@monolith/message-bus";
+ *
+ * const log = (c: CircuitStateChange) => `${c.type}: ${c.from} -> ${c.to}`;
+ * ```
+ */
+export interface CircuitStateChange {
+  /** The message name. */
+  readonly type: string;
+  /** The message kind. */
+  readonly kind: MessageKind;
+  /** The state before. */
+  readonly from: CircuitState;
+  /** The state now. */
+  readonly to: CircuitState;
+  /** The error that opened the circuit, when it opened. */
+  readonly error?: unknown;
+}
+
+/**
+ * Options of {@linkcode circuitBreaker}.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreakerOptions } from "@monolith/message-bus";
+ *
+ * const options: CircuitBreakerOptions = { failureThreshold: 3, recoveryTimeoutMs: 10_000 };
+ * ```
+ */
+export interface CircuitBreakerOptions {
+  /**
+   * Consecutive failures that open the circuit.
+   *
+   * @default {5}
+   */
+  readonly failureThreshold?: number;
+  /**
+   * How long the circuit stays open before trial dispatches go through, in
+   * milliseconds.
+   *
+   * @default {30000}
+   */
+  readonly recoveryTimeoutMs?: number;
+  /**
+   * Consecutive successful trials that close the circuit again.
+   *
+   * @default {1}
+   */
+  readonly successThreshold?: number;
+  /** Told about every change of state. */
+  readonly onStateChange?: (change: CircuitStateChange) => void;
+  /**
+   * Which errors count as failures.
+   *
+   * @default {() => true}
+   */
+  readonly isFailure?: (error: unknown) => boolean;
+  /**
+   * The clock; a fake one in tests.
+   *
+   * @default {systemClock}
+   */
+  readonly clock?: Clock;
+}
+
+/**
+ * A circuit breaker middleware, with the state of each message type readable.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker, type CircuitBreaker } from "@monolith/message-bus";
+ *
+ * const breaker: CircuitBreaker = circuitBreaker();
+ * breaker.state("payments.Charge"); // "closed"
+ * ```
+ */
+export interface CircuitBreaker extends Middleware {
+  /** The state of a message type's circuit ("closed" when never seen). */
+  state(type: string): CircuitState;
+  /** Every message type seen, with the state of its circuit. */
+  states(): Record<string, CircuitState>;
+}
+
+interface Circuit {
+  state: CircuitState;
+  failures: number;
+  successes: number;
+  openedAt: number;
+}
+
+function count(name: string, value: unknown, min: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+    throw new RangeError(
+      `Cannot create circuitBreaker as '${name}' must be an integer of at least ${min}: current value is ${
+        String(value)
+      }`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Creates a circuit breaker for the synchronous or asynchronous bus, with one
+ * circuit per message type:
+ *
+ * - closed: dispatches run; `failureThreshold` consecutive failures open it;
+ * - open: dispatches fail fast with {@linkcode CircuitOpenError} (no handler
+ *   runs) until `recoveryTimeoutMs` have passed;
+ * - half-open: dispatches run as trials; `successThreshold` consecutive
+ *   successes close the circuit, any failure opens it again.
+ *
+ * @param options Thresholds, the recovery time, a state-change callback, the
+ * clock.
+ * @returns The middleware, with `state(type)` and `states()`.
+ * @throws {RangeError} When a threshold or the recovery time is out of range.
+ *
+ * @example Failing fast after three failures
+ * ```ts
+ * import { circuitBreaker, CircuitOpenError, createBus, defineCommand } from "@monolith/message-bus";
+ * import { deepStrictEqual, throws } from "node:assert/strict";
+ *
+ * const Charge = defineCommand<number>("Charge");
+ * const breaker = circuitBreaker({ failureThreshold: 3 });
+ * const bus = createBus({ middleware: [breaker] });
+ * let calls = 0;
+ * bus.registerCommand(Charge, () => {
+ *   calls++;
+ *   throw new Error("payment provider down");
+ * });
+ * for (let i = 0; i < 3; i++) throws(() => bus.execute(Charge(i)), { message: "payment provider down" });
+ * throws(() => bus.execute(Charge(4)), CircuitOpenError);
+ * deepStrictEqual([breaker.state("Charge"), calls], ["open", 3]);
+ * ```
+ */
+export function circuitBreaker(
+  options: CircuitBreakerOptions = {},
+): CircuitBreaker {
+  const failureThreshold = count(
+    "failureThreshold",
+    options.failureThreshold ?? 5,
+    1,
+  );
+  const successThreshold = count(
+    "successThreshold",
+    options.successThreshold ?? 1,
+    1,
+  );
+  const recoveryTimeoutMs = options.recoveryTimeoutMs ?? 30_000;
+  if (
+    typeof recoveryTimeoutMs !== "number" || !(recoveryTimeoutMs >= 0) ||
+    !Number.isFinite(recoveryTimeoutMs)
+  ) {
+    throw new RangeError(
+      `Cannot create circuitBreaker as 'recoveryTimeoutMs' must be a non-negative number of milliseconds: current value is ${
+        String(recoveryTimeoutMs)
+      }`,
+    );
+  }
+  const clock = options.clock ?? systemClock;
+  const onStateChange = options.onStateChange;
+  const isFailure = options.isFailure ?? (() => true);
+  const circuits = new Map<string, Circuit>();
+
+  function move(
+    circuit: Circuit,
+    message: AnyMessage,
+    to: CircuitState,
+    error?: unknown,
+  ): void {
+    const from = circuit.state;
+    circuit.state = to;
+    circuit.failures = 0;
+    circuit.successes = 0;
+    if (to === "open") circuit.openedAt = clock.now();
+    onStateChange?.(
+      error === undefined
+        ? { type: message.type, kind: message.kind, from, to }
+        : { type: message.type, kind: message.kind, from, to, error },
+    );
+  }
+
+  function succeeded(circuit: Circuit, message: AnyMessage): void {
+    if (circuit.state === "half-open") {
+      if (++circuit.successes >= successThreshold) {
+        move(circuit, message, "closed");
+      }
+    } else {
+      circuit.failures = 0;
+    }
+  }
+
+  function failed(circuit: Circuit, message: AnyMessage, error: unknown): void {
+    if (error instanceof CircuitOpenError || !isFailure(error)) return;
+    if (circuit.state === "half-open") {
+      move(circuit, message, "open", error);
+    } else if (
+      circuit.state === "closed" && ++circuit.failures >= failureThreshold
+    ) {
+      move(circuit, message, "open", error);
+    }
+  }
+
+  // Creating an Error captures a stack trace, most of what failing fast would
+  // cost; an open circuit's error has none (it is thrown by the breaker, not
+  // by the code that failed).
+  function openError(message: AnyMessage, circuit: Circuit): CircuitOpenError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new CircuitOpenError(
+        message.kind,
+        message.type,
+        circuit.openedAt + recoveryTimeoutMs - clock.now(),
+      );
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
+
+  const middleware = <M extends AnyMessage, R>(
+    message: M,
+    next: (message: M) => R,
+  ): R => {
+    let circuit = circuits.get(message.type);
+    if (circuit === undefined) {
+      circuit = { state: "closed", failures: 0, successes: 0, openedAt: 0 };
+      circuits.set(message.type, circuit);
+    }
+    if (circuit.state === "open") {
+      if (clock.now() - circuit.openedAt < recoveryTimeoutMs) {
+        // The asynchronous bus turns this throw into a rejection.
+        throw openError(message, circuit);
+      }
+      move(circuit, message, "half-open");
+    }
+    const current = circuit;
+    let result: R;
+    try {
+      result = next(message);
+    } catch (error) {
+      failed(current, message, error);
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => {
+          succeeded(current, message);
+          return value;
+        },
+        (error) => {
+          failed(current, message, error);
+          throw error;
+        },
+      ) as R;
+    }
+    succeeded(current, message);
+    return result;
+  };
+
+  return Object.assign(middleware, {
+    state(type: string): CircuitState {
+      return circuits.get(type)?.state ?? "closed";
+    },
+    states(): Record<string, CircuitState> {
+      return Object.fromEntries(
+        [...circuits].map(([type, circuit]) => [type, circuit.state]),
+      );
+    },
+  });
+}

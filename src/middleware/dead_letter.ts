@@ -167,7 +167,10 @@ export function deadLetter(
   ): R => {
     // The change carries private slots, which only the built-in chain reads.
     const next = publicNext as (message: M, change: ContextChange) => R;
-    if (message.kind === "query") return publicNext(message);
+    // A redelivery that fails again keeps its dead letter; it adds none.
+    if (message.kind === "query" || redelivering.has(message)) {
+      return publicNext(message);
+    }
     const context = base as Context;
     const attempts = { count: 1 };
     const failures: { handler: string; error: unknown }[] = [];
@@ -281,11 +284,15 @@ export async function redeliver(
   return { delivered, failed };
 }
 
+// Messages being redelivered: deadLetter does not keep them a second time.
+const redelivering = new WeakSet<object>();
+
 function deliver(
   bus: MessageBus | AsyncMessageBus,
   letter: DeadLetter,
 ): unknown {
   const message = { ...letter.message } as AnyMessage;
+  redelivering.add(message);
   const deliverTo = (bus as Deliverable)[DELIVER_TO];
   if (message.kind === "event" && letter.handler !== null && deliverTo) {
     return deliverTo(message, letter.handler);

@@ -1,0 +1,133 @@
+import { deepStrictEqual, rejects } from "node:assert/strict";
+import {
+  type AsyncMiddleware,
+  createAsyncBus,
+  createBus,
+  defineCommand,
+  defineQuery,
+  type Middleware,
+} from "../mod.ts";
+
+const GetUser = defineQuery<{ id: string }, string>("GetUser");
+const GetName = defineQuery<{ id: string }, string>("GetName");
+const Save = defineCommand<string>("Save");
+
+Deno.test("async dispatches take { signal }: handlers see it, and the dispatch rejects when it aborts", async () => {
+  const bus = createAsyncBus();
+  let seen: AbortSignal | undefined;
+  bus.registerQuery(GetUser, (_q, context) => {
+    seen = context.signal;
+    return new Promise<string>(() => {}); // never answers by itself
+  });
+  const controller = new AbortController();
+  const pending = bus.send(GetUser({ id: "1" }), { signal: controller.signal });
+  await Promise.resolve();
+  deepStrictEqual(seen?.aborted, false);
+  const reason = new Error("caller gave up");
+  controller.abort(reason);
+  await rejects(pending, (error) => error === reason);
+  deepStrictEqual(seen?.aborted, true);
+});
+
+Deno.test("an already aborted signal rejects at once, without running the handler", async () => {
+  const bus = createAsyncBus();
+  let calls = 0;
+  bus.registerCommand(Save, () => {
+    calls++;
+  });
+  const reason = new Error("too late");
+  await rejects(
+    bus.execute(Save("x"), { signal: AbortSignal.abort(reason) }),
+    (error) => error === reason,
+  );
+  deepStrictEqual(calls, 0);
+});
+
+Deno.test("a bad signal option rejects with a TypeError", async () => {
+  const bus = createAsyncBus();
+  await rejects(bus.send(GetUser({ id: "1" }), { signal: "soon" as never }), {
+    name: "TypeError",
+    message:
+      "Cannot send() as 'signal' must be an AbortSignal: current value is string",
+  });
+});
+
+Deno.test("nested dispatches through the context inherit the caller's signal", async () => {
+  const bus = createAsyncBus();
+  const signals: AbortSignal[] = [];
+  bus.registerQuery(GetName, (_q, context) => {
+    signals.push(context.signal);
+    return "Ada";
+  });
+  bus.registerQuery(GetUser, async (q, context) => {
+    signals.push(context.signal);
+    return `user ${await context.send(GetName(q.payload))}`;
+  });
+  const controller = new AbortController();
+  deepStrictEqual(
+    await bus.send(GetUser({ id: "1" }), { signal: controller.signal }),
+    "user Ada",
+  );
+  deepStrictEqual(signals.length, 2);
+  deepStrictEqual(signals[0], signals[1]);
+  controller.abort();
+  deepStrictEqual(signals[1]!.aborted, true);
+});
+
+Deno.test("without a signal every dispatch shares the bus's one context, which never aborts", async () => {
+  const bus = createAsyncBus();
+  const contexts: unknown[] = [];
+  bus.registerQuery(GetUser, (_q, context) => {
+    contexts.push(context);
+    deepStrictEqual([context.signal.aborted, context.deadline], [
+      false,
+      undefined,
+    ]);
+    return "x";
+  });
+  await bus.send(GetUser({ id: "1" }));
+  await bus.send(GetUser({ id: "2" }));
+  deepStrictEqual(contexts[0] === contexts[1], true);
+});
+
+Deno.test("middleware get the context and can change the signal and deadline for what follows", async () => {
+  const seen: { deadline: number | undefined; aborted: boolean }[] = [];
+  const narrow: AsyncMiddleware = (message, next, context) => {
+    seen.push({ deadline: context.deadline, aborted: context.signal.aborted });
+    return next(message, {
+      deadline: message.type === "GetUser" ? 1_000 : 5_000,
+      signal: AbortSignal.abort("stop"),
+    });
+  };
+  const bus = createAsyncBus({ middleware: [narrow] });
+  const deadlines: (number | undefined)[] = [];
+  bus.registerQuery(GetName, (_q, context) => {
+    deadlines.push(context.deadline);
+    return "Ada";
+  });
+  bus.registerQuery(GetUser, async (q, context) => {
+    deadlines.push(context.deadline);
+    deepStrictEqual(context.signal.aborted, true);
+    return await context.send(GetName(q.payload));
+  });
+  await bus.send(GetUser({ id: "1" }));
+  // The nested dispatch keeps the earlier deadline (1,000, not 5,000).
+  deepStrictEqual(deadlines, [1_000, 1_000]);
+  deepStrictEqual(seen[1], { deadline: 1_000, aborted: true });
+});
+
+Deno.test("sync middleware see the context and pass it on unchanged by default", () => {
+  const contexts: unknown[] = [];
+  const spy: Middleware = (message, next, context) => {
+    contexts.push(context);
+    return next(message);
+  };
+  const bus = createBus({ middleware: [spy, spy] });
+  bus.registerQuery(GetUser, (_q, context) => {
+    contexts.push(context);
+    return "x";
+  });
+  bus.send(GetUser({ id: "1" }));
+  deepStrictEqual(contexts.length, 3);
+  deepStrictEqual(contexts.every((c) => c === contexts[0]), true);
+});

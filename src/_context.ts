@@ -35,6 +35,8 @@ export interface Router {
   dispatch(message: AnyMessage, context: Context): unknown;
   /** The name of the handler of a query, command or task, for reports. */
   handlerName(message: AnyMessage): string | undefined;
+  /** Whether dispatches return promises (the asynchronous bus). */
+  readonly async: boolean;
 }
 
 /**

@@ -11,12 +11,25 @@ export interface Deadline {
   cancel(): void;
 }
 
-interface Entry extends Deadline {
-  readonly due: number;
-  readonly fire: () => void;
+// A class, so that `cancel` is shared rather than a closure per entry.
+class Entry implements Deadline {
   prev: Entry | undefined;
   next: Entry | undefined;
   list: List | undefined;
+
+  constructor(
+    readonly due: number,
+    readonly fire: () => void,
+    list: List,
+  ) {
+    this.prev = list.tail;
+    this.next = undefined;
+    this.list = list;
+  }
+
+  cancel(): void {
+    unlink(this);
+  }
 }
 
 interface List {
@@ -26,8 +39,11 @@ interface List {
 
 /** Schedules callbacks on one timer of `clock`. */
 export interface Deadlines {
-  /** Calls `fire` after `delayMs`, unless cancelled. */
-  schedule(delayMs: number, fire: () => void): Deadline;
+  /**
+   * Calls `fire` after `delayMs` from `now` (the caller's reading of the
+   * clock: reading it costs ~150 ns here), unless cancelled.
+   */
+  schedule(delayMs: number, now: number, fire: () => void): Deadline;
 }
 
 function unlink(entry: Entry): void {
@@ -72,22 +88,13 @@ export function createDeadlines(clock: Clock, unref: boolean): Deadlines {
   }
 
   return {
-    schedule(delayMs, fire) {
+    schedule(delayMs, now, fire) {
       let list = lists.get(delayMs);
       if (list === undefined) {
         list = { head: undefined, tail: undefined };
         lists.set(delayMs, list);
       }
-      const entry: Entry = {
-        due: clock.now() + delayMs,
-        fire,
-        prev: list.tail,
-        next: undefined,
-        list,
-        cancel() {
-          unlink(entry);
-        },
-      };
+      const entry = new Entry(now + delayMs, fire, list);
       if (list.tail) list.tail.next = entry;
       else list.head = entry;
       list.tail = entry;

@@ -210,6 +210,7 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
     publish: entry("publish", "event", publish),
     dispatch: entry("dispatch", "task", dispatch),
     handlerName: routes.handlerName,
+    async: true,
   };
   const root = rootContext(router);
   const bus = {

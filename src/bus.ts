@@ -140,13 +140,21 @@ export function createBus(options: BusOptions = {}): MessageBus {
   }
 
   const router: Router = middleware.length === 0
-    ? { send, execute, publish, dispatch, handlerName: routes.handlerName }
+    ? {
+      send,
+      execute,
+      publish,
+      dispatch,
+      handlerName: routes.handlerName,
+      async: false,
+    }
     : {
       send: wrap(middleware, "query", send),
       execute: wrap(middleware, "command", execute),
       publish: wrap(middleware, "event", publish),
       dispatch: wrap(middleware, "task", dispatch),
       handlerName: routes.handlerName,
+      async: false,
     };
   const root = rootContext(router);
   const bus = {

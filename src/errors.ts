@@ -154,9 +154,9 @@ export class CircuitOpenError extends Error {
    */
   constructor(kind: MessageKind, type: string, retryInMs: number) {
     super(
-      `The circuit for ${kind} "${type}" is open after repeated failures: failing fast without running its handler. A trial dispatch is let through in ${
+      `The circuit for ${kind} "${type}" is open after repeated failures: failing fast without running its handler. A trial dispatch is let through ${
         Math.max(0, Math.ceil(retryInMs))
-      } ms`,
+      } ms after it opened`,
     );
     this.name = "CircuitOpenError";
     this.kind = kind;

@@ -284,8 +284,9 @@ Deno.test("circuitBreaker() opens after the threshold, fails fast, half-opens af
     deepStrictEqual(error instanceof CircuitOpenError, true);
     match(
       (error as Error).message,
-      /circuit for command "Charge" is open.*in 600 ms/,
+      /circuit for command "Charge" is open.*let through 1000 ms after it opened/,
     );
+    deepStrictEqual((error as CircuitOpenError).retryInMs, 600);
     return true;
   });
   deepStrictEqual(calls, 2);

@@ -142,14 +142,28 @@ export function concurrencyLimit(
     }
   }
 
-  function run<R>(start: () => Promise<R>): Promise<R> {
+  // Made once: `.finally` or per-dispatch closures would allocate more.
+  const released = <R>(value: R): R => {
+    release();
+    return value;
+  };
+  const releasedError = (error: unknown): never => {
+    release();
+    throw error;
+  };
+
+  function run<M extends AnyMessage, R>(
+    message: M,
+    next: (message: M) => Promise<R>,
+  ): Promise<R> {
     let result: Promise<R>;
     try {
-      result = start();
+      result = next(message);
     } catch (error) {
-      result = Promise.reject(error);
+      release();
+      return Promise.reject(error);
     }
-    return result.finally(release);
+    return result.then(released, releasedError);
   }
 
   const middleware = <M extends AnyMessage, R>(
@@ -158,7 +172,7 @@ export function concurrencyLimit(
   ): Promise<R> => {
     if (active < maxConcurrent) {
       active++;
-      return run(() => next(message));
+      return run(message, next);
     }
     if (waiting.length - head >= maxQueue) {
       if (strategy === "reject" || maxQueue === 0) {
@@ -182,7 +196,7 @@ export function concurrencyLimit(
     return new Promise<R>((resolve, reject) => {
       waiting.push({
         message,
-        start: () => run(() => next(message)).then(resolve, reject),
+        start: () => run(message, next).then(resolve, reject),
         fail: reject,
       });
     });

@@ -104,7 +104,8 @@ export function timeout(options: TimeoutOptions = {}): AsyncMiddleware {
   ): Promise<R> => {
     const context = base as Context;
     const limit = perType.get(message.type) ?? defaultMs;
-    const deadline = clock.now() + limit;
+    const now = clock.now();
+    const deadline = now + limit;
     const parent = context.signal;
     if (parent.aborted) return Promise.reject(parent.reason);
     // An outer deadline that comes first is already being watched: the
@@ -120,6 +121,7 @@ export function timeout(options: TimeoutOptions = {}): AsyncMiddleware {
     };
     const watch = deadlines.schedule(
       limit,
+      now,
       () => stop(new TimeoutError(message.kind, message.type, limit)),
     );
     const onParentAbort = parent === NEVER_ABORTED ? undefined : () => {

@@ -87,28 +87,18 @@ function asyncLink(
   middleware: AsyncMiddleware,
   inner: AsyncDispatch,
 ): AsyncDispatch {
-  if ((middleware as { [REPEATS_NEXT]?: true })[REPEATS_NEXT]) {
-    return (message, context) => {
-      const next = (message: AnyMessage, change?: ContextChange) =>
-        inner(
-          message,
-          change === undefined ? context : changed(context, change),
-        );
-      try {
-        return middleware(message, next, context as never);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    };
-  }
+  // Retry calls next() again after a failed attempt: not guarded.
+  const guarded = !(middleware as { [REPEATS_NEXT]?: true })[REPEATS_NEXT];
   return (message, context) => {
     let called = false;
     const next = (
       message: AnyMessage,
       change?: ContextChange,
     ): Promise<unknown> => {
-      if (called) throw misusedNext(CALLED, message);
-      called = true;
+      if (guarded) {
+        if (called) throw misusedNext(CALLED, message);
+        called = true;
+      }
       return inner(
         message,
         change === undefined ? context : changed(context, change),

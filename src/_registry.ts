@@ -297,3 +297,25 @@ export function hasHandler(routes: Routes, message: AnyMessage): boolean {
       return routes.events.has(message.type);
   }
 }
+
+/** Dispatches `message` with the method of its kind on `bus`. */
+export function dispatchByKind(
+  bus: {
+    send(message: AnyMessage): unknown;
+    execute(message: AnyMessage): unknown;
+    publish(message: AnyMessage): unknown;
+    dispatch(message: AnyMessage): unknown;
+  },
+  message: AnyMessage,
+): unknown {
+  switch (message.kind) {
+    case "query":
+      return bus.send(message);
+    case "command":
+      return bus.execute(message);
+    case "event":
+      return bus.publish(message);
+    case "task":
+      return bus.dispatch(message);
+  }
+}

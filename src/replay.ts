@@ -8,7 +8,7 @@
 
 import { equal } from "./_equal.ts";
 import { errorJson, toJsonValue } from "./_json.ts";
-import { aKind } from "./_registry.ts";
+import { aKind, dispatchByKind } from "./_registry.ts";
 import type { AsyncMessageBus, MessageBus } from "./interfaces.ts";
 import type { AnyDefinition, AnyMessage } from "./messages.ts";
 import type { DispatchRecord } from "./middleware/recorder.ts";
@@ -204,29 +204,13 @@ async function outcomeOf(
   message: AnyMessage,
 ): Promise<ReplayOutcome> {
   try {
-    const result = await dispatch(bus, message);
+    const result = await dispatchByKind(bus as MessageBus, message);
     return {
       result: result === undefined ? null : toJsonValue(result),
       error: null,
     };
   } catch (error) {
     return { result: null, error: errorJson(error) };
-  }
-}
-
-function dispatch(
-  bus: MessageBus | AsyncMessageBus,
-  message: AnyMessage,
-): unknown {
-  switch (message.kind) {
-    case "query":
-      return bus.send(message);
-    case "command":
-      return bus.execute(message);
-    case "event":
-      return bus.publish(message);
-    case "task":
-      return bus.dispatch(message);
   }
 }
 

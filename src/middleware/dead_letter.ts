@@ -7,7 +7,7 @@
 
 import type { Context, ContextChange } from "../_context.ts";
 import { errorJson, toJsonValue } from "../_json.ts";
-import { DELIVER_TO, type Deliverable } from "../_registry.ts";
+import { DELIVER_TO, type Deliverable, dispatchByKind } from "../_registry.ts";
 import type { Middleware } from "../compose.ts";
 import type { AsyncMessageBus, MessageBus } from "../interfaces.ts";
 import type { AnyMessage, MessageKind } from "../messages.ts";
@@ -297,14 +297,5 @@ function deliver(
   if (message.kind === "event" && letter.handler !== null && deliverTo) {
     return deliverTo(message, letter.handler);
   }
-  switch (message.kind) {
-    case "query":
-      return bus.send(message);
-    case "command":
-      return bus.execute(message);
-    case "event":
-      return bus.publish(message);
-    case "task":
-      return bus.dispatch(message);
-  }
+  return dispatchByKind(bus as MessageBus, message);
 }

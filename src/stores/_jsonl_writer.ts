@@ -205,3 +205,36 @@ export function createWriter<T>(
     },
   };
 }
+
+/**
+ * A writer over an open file, written out synchronously at `unload`; its
+ * `close()` also stops listening for `unload`.
+ */
+export function fileWriter<T>(
+  file: Deno.FsFile,
+  options: WriterOptions<T>,
+): Writer<T> {
+  const writer = createWriter<T>({
+    write: (bytes) => file.write(bytes),
+    writeSync: (bytes) => file.writeSync(bytes),
+    close: () => file.close(),
+  }, options);
+  const onUnload = () => writer.drainSync();
+  globalThis.addEventListener("unload", onUnload);
+  return {
+    ...writer,
+    get written() {
+      return writer.written;
+    },
+    get dropped() {
+      return writer.dropped;
+    },
+    get pending() {
+      return writer.pending;
+    },
+    close() {
+      globalThis.removeEventListener("unload", onUnload);
+      return writer.close();
+    },
+  };
+}

@@ -6,7 +6,7 @@
  */
 
 import type { DeadLetter, DeadLetterStore } from "../middleware/dead_letter.ts";
-import { createWriter, type Sink } from "./_jsonl_writer.ts";
+import { fileWriter } from "./_jsonl_writer.ts";
 
 /**
  * A dead letter store in memory; see {@linkcode memoryDeadLetterStore}.
@@ -216,24 +216,13 @@ export function jsonlDeadLetterStore(
   );
 
   const file = Deno.openSync(path, { write: true, append: true });
-  const sink: Sink = {
-    write: (bytes) => file.write(bytes),
-    writeSync: (bytes) => file.writeSync(bytes),
-    close: () => file.close(),
-  };
-  const writer = createWriter<Line>(sink, {
+  const writer = fileWriter<Line>(file, {
     encode: (line) => JSON.stringify(line),
     maxQueue,
     closeTimeoutMs,
     redact: undefined,
     label: `jsonlDeadLetterStore(${path})`,
   });
-  const onUnload = () => writer.drainSync();
-  globalThis.addEventListener("unload", onUnload);
-  const close = () => {
-    globalThis.removeEventListener("unload", onUnload);
-    return writer.close();
-  };
   return {
     path,
     get written() {
@@ -256,7 +245,7 @@ export function jsonlDeadLetterStore(
       await writer.flush();
     },
     flush: writer.flush,
-    close,
-    [Symbol.asyncDispose]: close,
+    close: writer.close,
+    [Symbol.asyncDispose]: writer.close,
   };
 }

@@ -11,7 +11,7 @@
 
 import { recordLine } from "../_json.ts";
 import type { DispatchRecord, RecordStore } from "../middleware/recorder.ts";
-import { createWriter, type Sink } from "./_jsonl_writer.ts";
+import { fileWriter } from "./_jsonl_writer.ts";
 
 /**
  * Options of {@linkcode jsonlStore}.
@@ -204,25 +204,13 @@ export function jsonlStore(options: JsonlStoreOptions): JsonlStore {
       }
     }
   }
-  const opened = file;
-  const sink: Sink = {
-    write: (bytes) => opened.write(bytes),
-    writeSync: (bytes) => opened.writeSync(bytes),
-    close: () => opened.close(),
-  };
-  const writer = createWriter<DispatchRecord>(sink, {
+  const writer = fileWriter<DispatchRecord>(file, {
     encode: recordLine,
     maxQueue,
     closeTimeoutMs,
     redact: redactList.length > 0 ? new Set(redactList) : undefined,
     label: `jsonlStore(${path})`,
   });
-  const onUnload = () => writer.drainSync();
-  globalThis.addEventListener("unload", onUnload);
-  const close = () => {
-    globalThis.removeEventListener("unload", onUnload);
-    return writer.close();
-  };
 
   return {
     path,
@@ -237,8 +225,8 @@ export function jsonlStore(options: JsonlStoreOptions): JsonlStore {
     },
     write: writer.write,
     flush: writer.flush,
-    close,
-    [Symbol.asyncDispose]: close,
+    close: writer.close,
+    [Symbol.asyncDispose]: writer.close,
   };
 }
 

@@ -642,3 +642,56 @@ Deno.test("[deadLetter, retry, circuitBreaker, timeout]: an open circuit is not 
     [["Flaky", 3], ["CircuitOpenError", 1]],
   );
 });
+
+Deno.test("retry() takes a predicate for what is retryable", async () => {
+  const clock = createFakeClock();
+  const bus = createAsyncBus({
+    middleware: [retry({
+      clock,
+      backoffBase: 1,
+      retryable: (error) => error instanceof Error && error.message === "busy",
+    })],
+  });
+  const messages = ["busy", "broken", "busy"];
+  let calls = 0;
+  bus.registerCommand(Charge, () => {
+    throw new Error(messages[calls++]);
+  });
+  const charging = bus.execute(Charge({ amount: 1 }));
+  charging.catch(() => {});
+  await clock.advance(5_000);
+  // "busy" was retried; "broken" is not retryable and ends it at once.
+  await rejects(charging, { message: "broken" });
+  deepStrictEqual(calls, 2);
+});
+
+Deno.test("dead letters taken before the process exits reach the file, even on Deno.exit()", async () => {
+  const dir = await Deno.makeTempDir();
+  const script = `
+    import { createBus, deadLetter, defineCommand, jsonlDeadLetterStore } from "${new URL(
+    "../mod.ts",
+    import.meta.url,
+  )}";
+    const Ship = defineCommand("Ship");
+    const store = jsonlDeadLetterStore({ dir: ${JSON.stringify(dir)} });
+    const bus = createBus({ middleware: [deadLetter(store)] });
+    bus.registerCommand(Ship, function ship() { throw new Error("down"); });
+    for (let i = 0; i < 500; i++) { try { bus.execute(Ship(i)); } catch {} }
+    Deno.exit(0);
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "-"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(script));
+  await writer.close();
+  const { success, stderr } = await child.output();
+  deepStrictEqual(success, true, new TextDecoder().decode(stderr));
+  await using store = jsonlDeadLetterStore({ dir });
+  const letters = await store.list();
+  deepStrictEqual(letters.length, 500);
+  deepStrictEqual(letters[499]?.message.payload, 499);
+});

@@ -41,8 +41,8 @@ export interface BaseContext {
   readonly signal: AbortSignal;
   /**
    * When the caller gives up, in the clock of the middleware that set it
-   * (`performance.now()` milliseconds by default), or `undefined` when there
-   * is no deadline. Nested dispatches keep the earliest deadline.
+   * (epoch milliseconds, as `Date.now()`, by default), or `undefined` when
+   * there is no deadline. Nested dispatches keep the earliest deadline.
    */
   readonly deadline: number | undefined;
 }

@@ -105,6 +105,30 @@ function typeTests(): void {
   // @ts-expect-error an async middleware does not fit the sync bus
   createBus({ middleware: [asyncPassThrough] });
   void [stringify, promising, counting, swapping];
+
+  // The context dispatches like its bus: synchronously on the sync bus,
+  // with promises on the async bus.
+  bus.registerQuery(GetUser, (q, context) => {
+    const nested: User = context.send(GetUser(q.payload));
+    return nested;
+  });
+  asyncBus.registerQuery(GetUser, async (q, context) => {
+    // @ts-expect-error on the async bus a nested send gives a promise
+    const wrong: User = context.send(GetUser(q.payload));
+    void wrong;
+    return await context.send(GetUser(q.payload));
+  });
+  // @ts-expect-error a signal must be an AbortSignal
+  asyncBus.send(GetUser({ userId: "1" }), { signal: "soon" });
+  // @ts-expect-error the sync bus takes no dispatch options
+  bus.send(GetUser({ userId: "1" }), { signal: AbortSignal.timeout(1) });
+  const narrowing: Middleware = (message, next, context) =>
+    next(message, { deadline: (context.deadline ?? 0) + 1 });
+  const badDeadline: Middleware = (message, next) => {
+    // @ts-expect-error a deadline is a number of milliseconds
+    return next(message, { deadline: "soon" });
+  };
+  void [narrowing, badDeadline];
 }
 
 Deno.test("type tests compile (the checks are the @ts-expect-error lines)", () => {

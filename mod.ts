@@ -2,6 +2,17 @@
  * A typed message bus for modular monoliths: modules talk through queries,
  * commands, events and tasks instead of importing each other.
  *
+ * - Buses: {@linkcode createBus}, {@linkcode createAsyncBus}; messages from
+ *   {@linkcode defineQuery}, {@linkcode defineCommand},
+ *   {@linkcode defineEvent}, {@linkcode defineTask}.
+ * - Observability: {@linkcode recorder} with {@linkcode memoryStore} or
+ *   {@linkcode jsonlStore}, {@linkcode readRecording}, {@linkcode replay},
+ *   {@linkcode latency}, {@linkcode metrics}, {@linkcode renderReport}.
+ * - Resilience: {@linkcode timeout}, {@linkcode retry},
+ *   {@linkcode deadLetter}, {@linkcode circuitBreaker},
+ *   {@linkcode concurrencyLimit}.
+ * - Tests: fake buses and a fake clock in `@monolith/message-bus/testing`.
+ *
  * ```ts
  * import { createBus, defineEvent, defineQuery } from "@monolith/message-bus";
  * import { deepStrictEqual } from "node:assert/strict";
@@ -28,6 +39,7 @@ export * from "./src/interfaces.ts";
 export * from "./src/compose.ts";
 export * from "./src/bus.ts";
 export * from "./src/async_bus.ts";
+// Observability
 export * from "./src/middleware/recorder.ts";
 export * from "./src/stores/memory.ts";
 export * from "./src/stores/jsonl.ts";
@@ -35,6 +47,7 @@ export * from "./src/replay.ts";
 export * from "./src/middleware/latency.ts";
 export * from "./src/middleware/metrics.ts";
 export * from "./src/report.ts";
+// Resilience
 export * from "./src/clock.ts";
 export * from "./src/middleware/timeout.ts";
 export * from "./src/middleware/retry.ts";

@@ -7,6 +7,7 @@
  */
 
 import type { Context } from "../_context.ts";
+import { integerOption, numberOption } from "../_options.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Middleware } from "../compose.ts";
 import { CircuitOpenError } from "../errors.ts";
@@ -127,17 +128,6 @@ interface Circuit {
   readonly onError: (error: unknown) => never;
 }
 
-function count(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    throw new RangeError(
-      `Cannot create circuitBreaker as '${name}' must be an integer of at least ${min}: current value is ${
-        String(value)
-      }`,
-    );
-  }
-  return value;
-}
-
 /**
  * Creates a circuit breaker for the synchronous or asynchronous bus, with one
  * circuit per message type:
@@ -176,27 +166,25 @@ function count(name: string, value: unknown, min: number): number {
 export function circuitBreaker(
   options: CircuitBreakerOptions = {},
 ): CircuitBreaker {
-  const failureThreshold = count(
+  const failureThreshold = integerOption(
+    "create circuitBreaker",
     "failureThreshold",
     options.failureThreshold ?? 5,
     1,
   );
-  const successThreshold = count(
+  const successThreshold = integerOption(
+    "create circuitBreaker",
     "successThreshold",
     options.successThreshold ?? 1,
     1,
   );
-  const recoveryTimeoutMs = options.recoveryTimeoutMs ?? 30_000;
-  if (
-    typeof recoveryTimeoutMs !== "number" || !(recoveryTimeoutMs >= 0) ||
-    !Number.isFinite(recoveryTimeoutMs)
-  ) {
-    throw new RangeError(
-      `Cannot create circuitBreaker as 'recoveryTimeoutMs' must be a non-negative number of milliseconds: current value is ${
-        String(recoveryTimeoutMs)
-      }`,
-    );
-  }
+  const recoveryTimeoutMs = numberOption(
+    "create circuitBreaker",
+    "recoveryTimeoutMs",
+    options.recoveryTimeoutMs ?? 30_000,
+    (value) => value >= 0 && Number.isFinite(value),
+    "a non-negative number of milliseconds",
+  );
   const clock = options.clock ?? systemClock;
   const onStateChange = options.onStateChange;
   const isFailure = options.isFailure ?? (() => true);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { integerOption } from "../_options.ts";
 import type { AsyncMiddleware } from "../compose.ts";
 import { QueueFullError } from "../errors.ts";
 import type { AnyMessage } from "../messages.ts";
@@ -66,17 +67,6 @@ interface Waiter {
   readonly message: AnyMessage;
 }
 
-function integer(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    throw new RangeError(
-      `Cannot create concurrencyLimit as '${name}' must be an integer of at least ${min}: current value is ${
-        String(value)
-      }`,
-    );
-  }
-  return value;
-}
-
 /**
  * Creates a middleware for the asynchronous bus that lets at most
  * `maxConcurrent` dispatches run at once. Others wait, first come first
@@ -112,8 +102,18 @@ function integer(name: string, value: unknown, min: number): number {
 export function concurrencyLimit(
   options: ConcurrencyLimitOptions,
 ): ConcurrencyLimit {
-  const maxConcurrent = integer("maxConcurrent", options?.maxConcurrent, 1);
-  const maxQueue = integer("maxQueue", options.maxQueue ?? 1000, 0);
+  const maxConcurrent = integerOption(
+    "create concurrencyLimit",
+    "maxConcurrent",
+    options?.maxConcurrent,
+    1,
+  );
+  const maxQueue = integerOption(
+    "create concurrencyLimit",
+    "maxQueue",
+    options.maxQueue ?? 1000,
+    0,
+  );
   const strategy = options.strategy ?? "reject";
   if (strategy !== "reject" && strategy !== "drop-oldest") {
     throw new RangeError(

@@ -7,6 +7,7 @@
  */
 
 import { observing } from "../_observe.ts";
+import { numberOption } from "../_options.ts";
 import type { Middleware } from "../compose.ts";
 import type { Message, MessageKind } from "../messages.ts";
 
@@ -144,17 +145,15 @@ interface Samples {
 }
 
 function positive(name: string, value: number, integer: boolean): number {
-  if (
-    !(value > 0) || !Number.isFinite(value) ||
-    (integer && !Number.isInteger(value))
-  ) {
-    throw new RangeError(
-      `Cannot use latency stats as '${name}' must be a positive ${
-        integer ? "integer" : "number"
-      }: current value is ${value}`,
-    );
-  }
-  return value;
+  return numberOption(
+    "use latency stats",
+    name,
+    value,
+    (number) =>
+      number > 0 && Number.isFinite(number) &&
+      (!integer || Number.isInteger(number)),
+    `a positive ${integer ? "integer" : "number"}`,
+  );
 }
 
 function percentile(sorted: Float64Array, p: number): number {

@@ -7,6 +7,7 @@
 
 import { REPEATS_NEXT } from "../_chain.ts";
 import type { Context } from "../_context.ts";
+import { numberOption } from "../_options.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { AsyncMiddleware } from "../compose.ts";
 import { TimeoutError } from "../errors.ts";
@@ -130,22 +131,6 @@ function isTransient(error: unknown): boolean {
   return CONNECTION_ERRORS.some((type) => error instanceof type);
 }
 
-function check(
-  name: string,
-  value: unknown,
-  valid: (value: number) => boolean,
-  what: string,
-): number {
-  if (typeof value !== "number" || !valid(value)) {
-    throw new RangeError(
-      `Cannot create retry as '${name}' must be ${what}: current value is ${
-        String(value)
-      }`,
-    );
-  }
-  return value;
-}
-
 function retryableOption(
   retryable: Retryable | undefined,
 ): (error: unknown) => boolean {
@@ -201,25 +186,29 @@ function retryableOption(
  * ```
  */
 export function retry(options: RetryOptions = {}): AsyncMiddleware {
-  const maxAttempts = check(
+  const maxAttempts = numberOption(
+    "create retry",
     "maxAttempts",
     options.maxAttempts ?? 3,
     (value) => Number.isInteger(value) && value >= 1,
     "a positive integer",
   );
-  const backoffBase = check(
+  const backoffBase = numberOption(
+    "create retry",
     "backoffBase",
     options.backoffBase ?? 2,
     (value) => Number.isFinite(value) && value >= 1,
     "a number of at least 1",
   );
-  const maxBackoff = check(
+  const maxBackoff = numberOption(
+    "create retry",
     "maxBackoff",
     options.maxBackoff ?? 60,
     (value) => Number.isFinite(value) && value >= 0,
     "a non-negative number of seconds",
   );
-  const jitter = check(
+  const jitter = numberOption(
+    "create retry",
     "jitter",
     options.jitter ?? 0,
     (value) => value >= 0 && value <= 1,

@@ -7,6 +7,7 @@
 
 import { type Context, NEVER_ABORTED } from "../_context.ts";
 import { createDeadlines } from "../_deadlines.ts";
+import { numberOption } from "../_options.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { AsyncMiddleware } from "../compose.ts";
 import { TimeoutError } from "../errors.ts";
@@ -40,14 +41,13 @@ export interface TimeoutOptions {
 }
 
 function limitOption(name: string, value: unknown): number {
-  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
-    throw new RangeError(
-      `Cannot create timeout as '${name}' must be a positive number of milliseconds: current value is ${
-        String(value)
-      }`,
-    );
-  }
-  return value;
+  return numberOption(
+    "create timeout",
+    name,
+    value,
+    (number) => number > 0 && Number.isFinite(number),
+    "a positive number of milliseconds",
+  );
 }
 
 /**

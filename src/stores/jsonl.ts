@@ -10,6 +10,7 @@
  */
 
 import { recordLine } from "../_json.ts";
+import { numberOption } from "../_options.ts";
 import type { DispatchRecord, RecordStore } from "../middleware/recorder.ts";
 import { fileWriter } from "./_jsonl_writer.ts";
 
@@ -92,12 +93,13 @@ export interface JsonlStore extends RecordStore, AsyncDisposable {
 const RUN_FILE = /^run-.*\.jsonl$/;
 
 function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `Cannot open jsonlStore as '${name}' must be a positive integer: current value is ${value}`,
-    );
-  }
-  return value;
+  return numberOption(
+    "open jsonlStore",
+    name,
+    value,
+    (number) => Number.isInteger(number) && number >= 1,
+    "a positive integer",
+  );
 }
 
 function runFileName(attempt: number): string {

@@ -2,16 +2,19 @@
  * A typed message bus for modular monoliths: modules talk through queries,
  * commands, events and tasks instead of importing each other.
  *
- * - Buses: {@linkcode createBus}, {@linkcode createAsyncBus}; messages from
- *   {@linkcode defineQuery}, {@linkcode defineCommand},
- *   {@linkcode defineEvent}, {@linkcode defineTask}.
- * - Observability: {@linkcode recorder} with {@linkcode memoryStore} or
- *   {@linkcode jsonlStore}, {@linkcode readRecording}, {@linkcode replay},
- *   {@linkcode latency}, {@linkcode metrics}, {@linkcode renderReport}.
- * - Resilience: {@linkcode timeout}, {@linkcode retry},
- *   {@linkcode deadLetter}, {@linkcode circuitBreaker},
- *   {@linkcode concurrencyLimit}.
- * - Tests: fake buses and a fake clock in `@monolith/message-bus/testing`.
+ * This is the core: messages ({@linkcode defineQuery},
+ * {@linkcode defineCommand}, {@linkcode defineEvent}, {@linkcode defineTask}),
+ * the buses ({@linkcode createBus}, {@linkcode createAsyncBus}), their errors
+ * and types, the middleware contract and the clocks. It loads no file I/O.
+ * The other families are separate entry points:
+ *
+ * - `@monolith/message-bus/observability`: recording, replay, latency,
+ *   metrics;
+ * - `@monolith/message-bus/resilience`: timeout, retry, circuit breaker, dead
+ *   letters, concurrency limit;
+ * - `@monolith/message-bus/testing`: fake buses and a fake clock;
+ * - `@monolith/message-bus/report`: the HTML report of a recording, also a
+ *   command line program.
  *
  * ```ts
  * import { createBus, defineEvent, defineQuery } from "@monolith/message-bus";
@@ -33,25 +36,10 @@
  * @module
  */
 
-export * from "./src/messages.ts";
-export * from "./src/errors.ts";
-export * from "./src/interfaces.ts";
-export * from "./src/compose.ts";
-export * from "./src/bus.ts";
-export * from "./src/async_bus.ts";
-// Observability
-export * from "./src/middleware/recorder.ts";
-export * from "./src/stores/memory.ts";
-export * from "./src/stores/jsonl.ts";
-export * from "./src/replay.ts";
-export * from "./src/middleware/latency.ts";
-export * from "./src/middleware/metrics.ts";
-export * from "./src/report.ts";
-// Resilience
-export * from "./src/clock.ts";
-export * from "./src/middleware/timeout.ts";
-export * from "./src/middleware/retry.ts";
-export * from "./src/middleware/circuit_breaker.ts";
-export * from "./src/middleware/dead_letter.ts";
-export * from "./src/middleware/concurrency_limit.ts";
-export * from "./src/stores/dead_letters.ts";
+export * from "./src/core/messages.ts";
+export * from "./src/core/errors.ts";
+export * from "./src/core/types.ts";
+export * from "./src/core/bus.ts";
+export * from "./src/core/async_bus.ts";
+export * from "./src/core/async_only.ts";
+export * from "./src/core/clock.ts";

@@ -19,16 +19,15 @@
  * @module
  */
 
+import { createBus, defineQuery } from "../mod.ts";
 import {
-  createBus,
   createLatencyStats,
-  defineQuery,
   type DispatchRecord,
   jsonlStore,
   latency,
   memoryStore,
   recorder,
-} from "../mod.ts";
+} from "../src/observability/mod.ts";
 
 const N = 1000;
 let sink = 0;
@@ -132,10 +131,10 @@ const WRITER_BATCH = 10_000;
 const writerStore = jsonlStore({ dir });
 const sample: DispatchRecord = {
   ts: "2026-02-12T14:30:45.123456Z",
-  type: "query",
-  class: "GetUser",
+  kind: "query",
+  type: "GetUser",
   payload: { id: 1 },
-  duration_ns: 850,
+  durationMs: 0.00085,
   result: 1,
   error: null,
 };

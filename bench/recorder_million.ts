@@ -11,7 +11,8 @@
  * @module
  */
 
-import { createBus, defineQuery, jsonlStore, recorder } from "../mod.ts";
+import { createBus, defineQuery } from "../mod.ts";
+import { jsonlStore, recorder } from "../src/observability/mod.ts";
 
 const TOTAL = Number(Deno.args[0] ?? 1_000_000);
 const BURST = 1_000;

@@ -14,16 +14,15 @@
  * @module
  */
 
+import { createAsyncBus, defineQuery } from "../mod.ts";
 import {
   circuitBreaker,
   concurrencyLimit,
-  createAsyncBus,
   deadLetter,
-  defineQuery,
   memoryDeadLetterStore,
   retry,
   timeout,
-} from "../mod.ts";
+} from "../src/resilience/mod.ts";
 
 const N = 1000;
 let sink = 0;

@@ -11,22 +11,24 @@
 
 import {
   createBus,
-  createLatencyStats,
   defineCommand,
   defineEvent,
   defineQuery,
   defineTask,
   type HandlerRegistry,
-  jsonlStore,
-  latency,
   type MessageDispatcher,
   type Middleware,
   type QueryDispatcher,
   type QueryRegistry,
+} from "../mod.ts";
+import {
+  createLatencyStats,
+  jsonlStore,
+  latency,
   readRecording,
   recorder,
-  renderReport,
-} from "../mod.ts";
+} from "../src/observability/mod.ts";
+import { renderReport } from "../src/observability/report.ts";
 
 // ---------------------------------------------------------------------------
 // Contracts: the only thing modules share. In a real codebase each module

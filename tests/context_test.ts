@@ -48,7 +48,7 @@ Deno.test("a bad signal option rejects with a TypeError", async () => {
   await rejects(bus.send(GetUser({ id: "1" }), { signal: "soon" as never }), {
     name: "TypeError",
     message:
-      "Cannot send() as 'signal' must be an AbortSignal: current value is string",
+      `Cannot send() as 'signal' must be an AbortSignal: current value is "soon"`,
   });
 });
 

@@ -2,12 +2,14 @@ import { deepStrictEqual, match, throws } from "node:assert/strict";
 import {
   createAsyncBus,
   createBus,
-  createLatencyStats,
   defineCommand,
   defineQuery,
+} from "../mod.ts";
+import {
+  createLatencyStats,
   latency,
   type SlowDispatch,
-} from "../mod.ts";
+} from "../src/observability/mod.ts";
 
 const GetUser = defineQuery<{ ms: number }, string>("GetUser");
 const Save = defineCommand<{ ms: number }>("Save");
@@ -17,6 +19,8 @@ function fakeClock() {
   let now = 1_000;
   return {
     now: () => now,
+    setTimeout: () => 0,
+    clearTimeout: () => {},
     advance: (ms: number) => {
       now += ms;
     },
@@ -101,7 +105,7 @@ Deno.test("latency() times sync and async dispatches, failures included", async 
   const clock = fakeClock();
   const stats = createLatencyStats();
   const bus = createBus({
-    middleware: [latency(stats, { now: clock.now, onSlow: () => {} })],
+    middleware: [latency(stats, { clock, onSlow: () => {} })],
   });
   bus.registerQuery(GetUser, (q) => {
     clock.advance(q.payload.ms);
@@ -119,7 +123,7 @@ Deno.test("latency() times sync and async dispatches, failures included", async 
 
   const asyncStats = createLatencyStats();
   const asyncBus = createAsyncBus({
-    middleware: [latency(asyncStats, { now: clock.now, onSlow: () => {} })],
+    middleware: [latency(asyncStats, { clock, onSlow: () => {} })],
   });
   asyncBus.registerQuery(GetUser, async (q) => {
     await Promise.resolve();
@@ -136,7 +140,7 @@ Deno.test("latency() reports dispatches slower than thresholdMs", () => {
   const bus = createBus({
     middleware: [latency(createLatencyStats(), {
       thresholdMs: 50,
-      now: clock.now,
+      clock,
       onSlow: (s) => slow.push(s),
     })],
   });
@@ -157,7 +161,7 @@ Deno.test("latency() reports dispatches slower than thresholdMs", () => {
 Deno.test("latency() warns by default once per type per minute", () => {
   const clock = fakeClock();
   const bus = createBus({
-    middleware: [latency(createLatencyStats(), { now: clock.now })],
+    middleware: [latency(createLatencyStats(), { clock })],
   });
   bus.registerQuery(GetUser, (q) => {
     clock.advance(q.payload.ms);
@@ -186,7 +190,7 @@ Deno.test("latency() with sampleEvery times one dispatch in n and still counts a
   const clock = fakeClock();
   const stats = createLatencyStats();
   const bus = createBus({
-    middleware: [latency(stats, { sampleEvery: 4, now: clock.now })],
+    middleware: [latency(stats, { sampleEvery: 4, clock })],
   });
   let calls = 0;
   bus.registerQuery(GetUser, (q) => {

@@ -2,19 +2,26 @@ import { deepStrictEqual, throws } from "node:assert/strict";
 import {
   createAsyncBus,
   createBus,
-  createMetrics,
   defineCommand,
   defineQuery,
+} from "../mod.ts";
+import {
+  createMetrics,
   metrics,
   metricsHandler,
-} from "../mod.ts";
+} from "../src/observability/mod.ts";
 
 const GetUser = defineQuery<{ ms: number }, string>("GetUser");
 const Save = defineCommand<{ fail: boolean }>("Save");
 
 function fakeClock() {
   let now = 0;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
+  return {
+    now: () => now,
+    setTimeout: () => 0,
+    clearTimeout: () => {},
+    advance: (ms: number) => void (now += ms),
+  };
 }
 
 Deno.test("metrics() counts dispatched, succeeded and failed per kind and type", async () => {
@@ -50,8 +57,8 @@ Deno.test("metrics() counts dispatched, succeeded and failed per kind and type",
 
 Deno.test("toPrometheus() renders HELP, TYPE, counters and cumulative histogram buckets", () => {
   const clock = fakeClock();
-  const m = createMetrics({ buckets: [0.001, 0.01, 0.1] });
-  const bus = createBus({ middleware: [metrics(m, { now: clock.now })] });
+  const m = createMetrics({ bucketsMs: [1, 10, 100] });
+  const bus = createBus({ middleware: [metrics(m, { clock })] });
   bus.registerQuery(GetUser, (q) => {
     clock.advance(q.payload.ms);
     return "x";
@@ -84,7 +91,7 @@ Deno.test("toPrometheus() renders HELP, TYPE, counters and cumulative histogram 
 
 Deno.test("toPrometheus() escapes label values", () => {
   const m = createMetrics({ prefix: "app" });
-  m.started({ kind: "event", type: 'odd "name"\\with\nbreak' });
+  m.countStarted({ kind: "event", type: 'odd "name"\\with\nbreak' });
   const line = m.toPrometheus().split("\n").find((l) =>
     l.startsWith("app_dispatched_total{")
   );
@@ -94,18 +101,18 @@ Deno.test("toPrometheus() escapes label values", () => {
   );
 });
 
-Deno.test("createMetrics() rejects a bad prefix or buckets", () => {
+Deno.test("createMetrics() rejects a bad prefix or bucketsMs", () => {
   throws(() => createMetrics({ prefix: "9 lives" }), {
     name: "TypeError",
     message:
       "Cannot create metrics as 'prefix' must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*): current value is \"9 lives\"",
   });
-  throws(() => createMetrics({ buckets: [0.1, 0.01] }), {
+  throws(() => createMetrics({ bucketsMs: [100, 10] }), {
     name: "RangeError",
     message:
-      "Cannot create metrics as 'buckets' must be ascending positive numbers of seconds: current value is [0.1, 0.01]",
+      "Cannot create metrics as 'bucketsMs' must be ascending positive numbers of milliseconds: current value is [100, 10]",
   });
-  throws(() => createMetrics({ buckets: [] }), RangeError);
+  throws(() => createMetrics({ bucketsMs: [] }), RangeError);
 });
 
 Deno.test("metricsHandler() serves the metrics over real HTTP on 127.0.0.1", async () => {

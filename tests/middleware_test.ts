@@ -102,7 +102,7 @@ Deno.test("calling next twice is an error that names the message", () => {
   throws(() => bus.execute(CreateOrder({ items: [] })), {
     name: "Error",
     message:
-      'Middleware called next() twice while dispatching command "CreateOrder": call it at most once per dispatch',
+      'Middleware called next() twice while dispatching command "CreateOrder": on the synchronous bus call it at most once per dispatch',
   });
   deepStrictEqual(calls, 1);
 });
@@ -171,7 +171,7 @@ Deno.test("bad middleware options are a TypeError at creation", () => {
     {
       name: "TypeError",
       message:
-        "Cannot createBus() as 'middleware[1]' must be a function (message, next) => result: current value is number",
+        "Cannot createBus() as 'middleware[1]' must be a function (message, next, context) => result: current value is number",
     },
   );
   throws(() => createAsyncBus({ middleware: "log" as never }), {
@@ -235,17 +235,45 @@ Deno.test("async middleware: interleaved dispatches each get their own next()", 
   deepStrictEqual(await Promise.all([first, second]), ["1", "2"]);
 });
 
-Deno.test("async middleware calling next twice rejects the dispatch", async () => {
-  const twice: AsyncMiddleware = async (message, next) => {
-    await next(message);
-    return await next(message);
+Deno.test("async middleware may call next again once the previous call has settled", async () => {
+  const tries: number[] = [];
+  const again: AsyncMiddleware = async (message, next) => {
+    await next(message).catch(() => {});
+    return await next(message, { attempt: 2 });
   };
-  const bus = createAsyncBus({ middleware: [twice] });
-  bus.registerQuery(GetUser, () => "x");
-  await rejects(bus.send(GetUser({ id: "1" })), {
-    message:
-      'Middleware called next() twice while dispatching query "GetUser": call it at most once per dispatch',
+  const bus = createAsyncBus({ middleware: [again] });
+  bus.registerQuery(GetUser, (_q, context) => {
+    tries.push(context.attempt);
+    if (tries.length === 1) throw new Error("first try fails");
+    return "second";
   });
+  deepStrictEqual(await bus.send(GetUser({ id: "1" })), "second");
+  deepStrictEqual(tries, [1, 2]);
+});
+
+Deno.test("async middleware calling next again while the previous call is pending rejects, naming the message", async () => {
+  let release = () => {};
+  const overlapping: AsyncMiddleware = async (message, next) => {
+    const first = next(message);
+    try {
+      return await next(message);
+    } finally {
+      release();
+      await first;
+    }
+  };
+  const bus = createAsyncBus({ middleware: [overlapping] });
+  let calls = 0;
+  bus.registerQuery(GetUser, () => {
+    calls++;
+    return new Promise<string>((resolve) => (release = () => resolve("x")));
+  });
+  await rejects(bus.send(GetUser({ id: "1" })), {
+    name: "Error",
+    message:
+      'Middleware called next() again for query "GetUser" while its previous call was still pending: wait for it to settle before trying again',
+  });
+  deepStrictEqual(calls, 1);
 });
 
 Deno.test("async middleware that throws synchronously rejects the dispatch", async () => {

@@ -5,14 +5,16 @@ import {
   defineCommand,
   defineEvent,
   defineQuery,
+} from "../mod.ts";
+import {
   type DispatchRecord,
   jsonlStore,
   listRuns,
   memoryStore,
   readRecording,
   recorder,
-} from "../mod.ts";
-import { createWriter } from "../src/stores/_jsonl_writer.ts";
+} from "../src/observability/mod.ts";
+import { createWriter } from "../src/core/_jsonl_writer.ts";
 
 const GetUser = defineQuery<{ id: string }, { name: string }>("GetUser");
 const Save = defineCommand<unknown>("Save");
@@ -44,7 +46,7 @@ async function capture(
   return lines;
 }
 
-Deno.test("recorder() writes one record per dispatch in the JSONL format", () => {
+Deno.test("recorder() writes one record per dispatch, saying kind and type like a message", () => {
   const store = memoryStore();
   const bus = createBus({ middleware: [recorder(store)] });
   bus.registerQuery(GetUser, (q) => ({ name: `user ${q.payload.id}` }));
@@ -57,26 +59,26 @@ Deno.test("recorder() writes one record per dispatch in the JSONL format", () =>
   const [query, command, event] = store.records;
   deepStrictEqual(Object.keys(query!), [
     "ts",
+    "kind",
     "type",
-    "class",
     "payload",
-    "duration_ns",
+    "durationMs",
     "result",
     "error",
   ]);
   match(query!.ts, TS);
-  deepStrictEqual(Number.isInteger(query!.duration_ns), true);
-  deepStrictEqual(query!.duration_ns >= 0, true);
+  deepStrictEqual(typeof query!.durationMs, "number");
+  deepStrictEqual(query!.durationMs >= 0, true);
   deepStrictEqual(
-    [query!.type, query!.class, query!.payload, query!.result, query!.error],
+    [query!.kind, query!.type, query!.payload, query!.result, query!.error],
     ["query", "GetUser", { id: "1" }, { name: "user 1" }, null],
   );
-  deepStrictEqual([command!.type, command!.class, command!.result], [
+  deepStrictEqual([command!.kind, command!.type, command!.result], [
     "command",
     "Save",
     null,
   ]);
-  deepStrictEqual([event!.type, event!.class], ["event", "Saved"]);
+  deepStrictEqual([event!.kind, event!.type], ["event", "Saved"]);
   // ts is the start of the dispatch, in order.
   deepStrictEqual(query!.ts <= command!.ts && command!.ts <= event!.ts, true);
 });
@@ -148,7 +150,7 @@ Deno.test("recorder() on the async bus records when the dispatch settles", async
   await rejects(bus.execute(Save(1)), (error) => error === failure);
   deepStrictEqual(store.records.length, 2);
   deepStrictEqual(store.records[0]?.result, { name: "7" });
-  deepStrictEqual(store.records[0]!.duration_ns >= 15_000_000, true);
+  deepStrictEqual(store.records[0]!.durationMs >= 15, true);
   deepStrictEqual(store.records[1]?.error, {
     name: "Error",
     message: "async failure",
@@ -169,7 +171,10 @@ Deno.test("recorder() never lets a store failure break a dispatch", async () => 
     deepStrictEqual(bus.send(GetUser({ id: "2" })), { name: "x" });
   });
   deepStrictEqual(printed.length, 1);
-  match(printed[0]!, /recorder: the store failed to take a record/);
+  match(
+    printed[0]!,
+    /recorder: the store failed to take the record of query "GetUser"; further failures are not reported/,
+  );
 });
 
 Deno.test("recorder() rejects a bad store or mode", () => {
@@ -283,7 +288,7 @@ Deno.test("jsonlStore() supports await using", async () => {
     const bus = createBus({ middleware: [recorder(store)] });
     bus.publish(Saved({ id: "1" }));
   }
-  deepStrictEqual((await readAll(path)).map((r) => r.class), ["Saved"]);
+  deepStrictEqual((await readAll(path)).map((r) => r.type), ["Saved"]);
 });
 
 Deno.test("jsonlStore() keeps at most maxRuns runs, deleting the oldest at open", async () => {
@@ -438,8 +443,12 @@ Deno.test("records taken before the process exits reach the file, even on Deno.e
   const dir = await Deno.makeTempDir();
   for (const exit of ["", "Deno.exit(0);"]) {
     const script = `
-      import { createBus, defineEvent, jsonlStore, recorder } from "${new URL(
+      import { createBus, defineEvent } from "${new URL(
       "../mod.ts",
+      import.meta.url,
+    )}";
+      import { jsonlStore, recorder } from "${new URL(
+      "../src/observability/mod.ts",
       import.meta.url,
     )}";
       const Saved = defineEvent("Saved");
@@ -480,7 +489,18 @@ Deno.test("readRecording() skips a torn last line and says so; a broken middle l
   });
   await Deno.writeTextFile(path, `${good}\n${good}\n{"ts":"2026-0`);
   const warnings = await capture("warn", async () => {
-    deepStrictEqual((await readAll(path)).length, 2);
+    deepStrictEqual(
+      await readAll(path),
+      [1, 2].map(() => ({
+        ts: "2026-02-12T14:30:45.123456Z",
+        kind: "event",
+        type: "Saved",
+        payload: 1,
+        durationMs: 0.000005,
+        result: null,
+        error: null,
+      })),
+    );
   });
   deepStrictEqual(warnings.length, 1);
   match(warnings[0]!, /skipped a torn last line in .* \(13 characters\)/);
@@ -505,10 +525,10 @@ Deno.test("listRuns() lists run files oldest first, and none for a missing direc
   const second = jsonlStore({ dir });
   second.write({
     ts: "2026-02-12T14:30:45.123456Z",
-    type: "event",
-    class: "Saved",
+    kind: "event",
+    type: "Saved",
     payload: 1,
-    duration_ns: 1,
+    durationMs: 0.001,
     result: null,
     error: null,
   });

@@ -5,13 +5,15 @@ import {
   defineCommand,
   defineEvent,
   defineQuery,
+} from "../mod.ts";
+import {
   jsonlStore,
   memoryStore,
   readRecording,
   recorder,
   replay,
-} from "../mod.ts";
-import { createFakeBus } from "../src/testing.ts";
+} from "../src/observability/mod.ts";
+import { createFakeBus } from "../src/testing/mod.ts";
 
 const GetPrice = defineQuery<{ sku: string }, number>("GetPrice");
 const Charge = defineCommand<{ amount: number }>("Charge");
@@ -68,7 +70,7 @@ Deno.test("replay() reports each changed result and error, with what was expecte
   deepStrictEqual(
     report.differences.map((
       d,
-    ) => [d.index, d.record.class, d.expected, d.actual]),
+    ) => [d.index, d.record.type, d.expected, d.actual]),
     [
       [0, "GetPrice", { result: 12, error: null }, { result: 13, error: null }],
       [4, "Charge", {

@@ -1,20 +1,21 @@
 import { deepStrictEqual, match } from "node:assert/strict";
-import { type DispatchRecord, renderReport } from "../mod.ts";
+import type { DispatchRecord } from "../src/observability/mod.ts";
+import { renderReport } from "../src/observability/report.ts";
 
 function record(
   index: number,
-  type: DispatchRecord["type"],
-  name: string,
+  kind: DispatchRecord["kind"],
+  type: string,
   durationMs: number,
   error: DispatchRecord["error"] = null,
 ): DispatchRecord {
   const seconds = String(index % 60).padStart(2, "0");
   return {
     ts: `2026-02-12T14:30:${seconds}.000000Z`,
+    kind,
     type,
-    class: name,
     payload: { index },
-    duration_ns: Math.round(durationMs * 1e6),
+    durationMs,
     result: null,
     error,
   };
@@ -121,14 +122,25 @@ Deno.test("deno task report prints the table and writes the HTML beside the newe
   const newest = `${dir}/run-2026-02-12T14-30-00-000000Z-1.jsonl`;
   await Deno.writeTextFile(
     newest,
-    KNOWN.map((r) => JSON.stringify(r)).join("\n") + "\n",
+    KNOWN.map((r) =>
+      // The on-disk form of a record.
+      JSON.stringify({
+        ts: r.ts,
+        type: r.kind,
+        class: r.type,
+        payload: r.payload,
+        duration_ns: Math.round(r.durationMs * 1e6),
+        result: r.result,
+        error: r.error,
+      })
+    ).join("\n") + "\n",
   );
   const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-R",
       "-W",
-      new URL("../src/report.ts", import.meta.url).pathname,
+      new URL("../src/observability/report.ts", import.meta.url).pathname,
       dir,
     ],
     stdout: "piped",

@@ -1,26 +1,28 @@
 import { deepStrictEqual, match, rejects, throws } from "node:assert/strict";
 import {
-  circuitBreaker,
   CircuitOpenError,
-  type CircuitStateChange,
-  concurrencyLimit,
   createAsyncBus,
   createBus,
-  deadLetter,
   defineCommand,
   defineEvent,
   defineQuery,
   defineTask,
+  QueueFullError,
+  TimeoutError,
+} from "../mod.ts";
+import {
+  circuitBreaker,
+  type CircuitStateChange,
+  concurrencyLimit,
+  deadLetter,
   jsonlDeadLetterStore,
   memoryDeadLetterStore,
-  QueueFullError,
   redeliver,
   retry,
   type RetryInfo,
   timeout,
-  TimeoutError,
-} from "../mod.ts";
-import { createFakeClock } from "../src/testing.ts";
+} from "../src/resilience/mod.ts";
+import { createFakeClock } from "../src/testing/mod.ts";
 
 const GetQuote = defineQuery<{ sku: string }, number>("GetQuote");
 const Charge = defineCommand<{ amount: number }>("Charge");
@@ -155,8 +157,9 @@ Deno.test("retry() gives up after maxAttempts with the last error unchanged", as
       retry({
         clock,
         maxAttempts: 4,
-        backoffBase: 3,
-        maxBackoff: 10,
+        delayMs: 3_000,
+        multiplier: 3,
+        maxDelayMs: 10_000,
         retryable: [Flaky],
       }),
     ],
@@ -173,7 +176,7 @@ Deno.test("retry() gives up after maxAttempts with the last error unchanged", as
   charging.catch(() => {});
   await clock.advance(60_000);
   await rejects(charging, (error) => error === errors[3]);
-  // 3 s, 9 s, then 27 s capped at maxBackoff 10 s.
+  // 3 s, 9 s, then 27 s capped at maxDelayMs 10 s.
   deepStrictEqual(times, [0, 3_000, 12_000, 22_000]);
 });
 
@@ -238,12 +241,22 @@ Deno.test("retry() rejects bad options naming the option and its value", () => {
     message:
       "Cannot create retry as 'maxAttempts' must be a positive integer: current value is 0",
   });
-  throws(() => retry({ backoffBase: 0.5 }), {
+  throws(() => retry({ multiplier: 0.5 }), {
     name: "RangeError",
     message:
-      "Cannot create retry as 'backoffBase' must be a number of at least 1: current value is 0.5",
+      "Cannot create retry as 'multiplier' must be a number of at least 1: current value is 0.5",
   });
-  throws(() => retry({ maxBackoff: -1 }), RangeError);
+  throws(() => retry({ maxDelayMs: -1 }), {
+    name: "RangeError",
+    message:
+      "Cannot create retry as 'maxDelayMs' must be a number of at least 0: current value is -1",
+  });
+  throws(() => retry({ delayMs: Number.NaN }), RangeError);
+  throws(() => retry({ retryable: [] }), {
+    name: "RangeError",
+    message:
+      "Cannot create retry as 'retryable' must list at least one error class: current value is [] (which would never retry). Leave it out for the default, connection errors and timeouts",
+  });
   throws(() => retry({ jitter: 2 }), {
     message:
       "Cannot create retry as 'jitter' must be a number from 0 to 1: current value is 2",
@@ -344,7 +357,9 @@ Deno.test("deadLetter() keeps failed commands, tasks and each failing subscriber
   const store = memoryDeadLetterStore();
   const at = Date.parse("2026-02-12T14:30:45.000Z");
   const bus = createAsyncBus({
-    middleware: [deadLetter(store, { now: () => at })],
+    middleware: [
+      deadLetter(store, { clock: { ...createFakeClock(), now: () => at } }),
+    ],
   });
   const failure = new Error("charge failed");
   bus.registerCommand(Charge, function chargeCard() {
@@ -648,7 +663,8 @@ Deno.test("retry() takes a predicate for what is retryable", async () => {
   const bus = createAsyncBus({
     middleware: [retry({
       clock,
-      backoffBase: 1,
+      delayMs: 1_000,
+      multiplier: 1,
       retryable: (error) => error instanceof Error && error.message === "busy",
     })],
   });
@@ -668,8 +684,12 @@ Deno.test("retry() takes a predicate for what is retryable", async () => {
 Deno.test("dead letters taken before the process exits reach the file, even on Deno.exit()", async () => {
   const dir = await Deno.makeTempDir();
   const script = `
-    import { createBus, deadLetter, defineCommand, jsonlDeadLetterStore } from "${new URL(
+    import { createBus, defineCommand } from "${new URL(
     "../mod.ts",
+    import.meta.url,
+  )}";
+    import { deadLetter, jsonlDeadLetterStore } from "${new URL(
+    "../src/resilience/mod.ts",
     import.meta.url,
   )}";
     const Ship = defineCommand("Ship");

@@ -10,7 +10,7 @@ import {
   AssertionError,
   createAsyncFakeBus,
   createFakeBus,
-} from "../src/testing.ts";
+} from "../src/testing/mod.ts";
 
 const GetUser = defineQuery<{ id: string }, string>("GetUser");
 const CreateOrder = defineCommand<{ items: string[] }>("CreateOrder");

@@ -15,6 +15,14 @@ import {
   type QueryDispatcher,
   type ResultOf,
 } from "../mod.ts";
+import {
+  circuitBreaker,
+  concurrencyLimit,
+  deadLetter,
+  memoryDeadLetterStore,
+  retry,
+  timeout,
+} from "../src/resilience/mod.ts";
 
 interface User {
   name: string;
@@ -120,8 +128,53 @@ function typeTests(): void {
   });
   // @ts-expect-error a signal must be an AbortSignal
   asyncBus.send(GetUser({ userId: "1" }), { signal: "soon" });
-  // @ts-expect-error the sync bus takes no dispatch options
   bus.send(GetUser({ userId: "1" }), { signal: AbortSignal.timeout(1) });
+  bus.publish(OrderCreated({ orderId: "o" }), { id: "e-1", subscriber: "a" });
+  // @ts-expect-error only publish delivers to one subscriber
+  bus.execute(CreateOrder({ items: [] }), { subscriber: "a" });
+  // @ts-expect-error an id is a string
+  asyncBus.send(GetUser({ userId: "1" }), { id: 7 });
+  bus.subscribe(OrderCreated, () => {}, { id: "audit" });
+  // @ts-expect-error a subscriber id is a string
+  bus.subscribe(OrderCreated, () => {}, { id: 1 });
+
+  // The async-only built-ins do not fit the sync bus.
+  createAsyncBus({
+    middleware: [timeout(), retry(), concurrencyLimit({ maxConcurrent: 1 })],
+  });
+  // @ts-expect-error timeout works only on the async bus
+  createBus({ middleware: [timeout()] });
+  // @ts-expect-error retry works only on the async bus
+  createBus({ middleware: [retry()] });
+  // @ts-expect-error concurrencyLimit works only on the async bus
+  createBus({ middleware: [concurrencyLimit({ maxConcurrent: 1 })] });
+  // Those that fit both buses do.
+  createBus({
+    middleware: [circuitBreaker(), deadLetter(memoryDeadLetterStore())],
+  });
+  createAsyncBus({
+    middleware: [circuitBreaker(), deadLetter(memoryDeadLetterStore())],
+  });
+
+  // What a middleware reads and changes is typed.
+  const attempts: Middleware = (message, next, context) => {
+    const attempt: number = context.attempt;
+    const id: string | undefined = context.id;
+    void id;
+    return next(message, {
+      attempt: attempt + 1,
+      observer: {
+        onError: (failure) => {
+          const handler: string = failure.handler;
+          void [handler, failure.subscriber, failure.error];
+        },
+      },
+    });
+  };
+  const badAttempt: Middleware = (message, next) =>
+    // @ts-expect-error an attempt is a number
+    next(message, { attempt: "2" });
+  void [attempts, badAttempt];
   const narrowing: Middleware = (message, next, context) =>
     next(message, { deadline: (context.deadline ?? 0) + 1 });
   const badDeadline: Middleware = (message, next) => {

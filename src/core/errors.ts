@@ -1,0 +1,238 @@
+/**
+ * Error classes that callers catch. Misuse that is a programming mistake (a
+ * value that is not a message, a handler that is not a function, a message
+ * given to the wrong method) is a built-in `TypeError` instead.
+ *
+ * @module
+ */
+
+import type { MessageKind } from "./messages.ts";
+
+/**
+ * The base of every error here that is about one message type: it carries
+ * the message's `kind` and `type`, so a caller can catch them alike.
+ *
+ * @example Telling which message failed
+ * ```ts
+ * import { createBus, defineQuery, MessageError } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const GetUser = defineQuery<{ id: string }, string>("GetUser");
+ * try {
+ *   createBus().send(GetUser({ id: "1" }));
+ * } catch (error) {
+ *   deepStrictEqual(error instanceof MessageError && [error.kind, error.type], ["query", "GetUser"]);
+ * }
+ * ```
+ */
+export class MessageError extends Error {
+  /** The kind of the message. */
+  readonly kind: MessageKind;
+  /** The name of the message. */
+  readonly type: string;
+
+  /**
+   * Creates an error about a message type.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   * @param message What went wrong and what to do.
+   * @param options The `cause`, when there is one.
+   */
+  constructor(
+    kind: MessageKind,
+    type: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "MessageError";
+    this.kind = kind;
+    this.type = type;
+  }
+}
+
+/**
+ * A second handler was registered for a query, command or task, which have
+ * exactly one handler each.
+ *
+ * @example Catching a duplicate registration
+ * ```ts
+ * import { createBus, defineCommand, DuplicateHandlerError } from "@monolith/message-bus";
+ * import { throws } from "node:assert/strict";
+ *
+ * const Ban = defineCommand<{ id: string }>("Ban");
+ * const bus = createBus();
+ * bus.registerCommand(Ban, () => {});
+ * throws(() => bus.registerCommand(Ban, () => {}), DuplicateHandlerError);
+ * ```
+ */
+export class DuplicateHandlerError extends MessageError {
+  /**
+   * Creates the error for a second handler of `type`.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   */
+  constructor(kind: MessageKind, type: string) {
+    super(
+      kind,
+      type,
+      `Cannot register a second handler for ${kind} "${type}": a ${kind} has exactly one handler. Remove the first one (call the function its registration returned) before registering another`,
+    );
+    this.name = "DuplicateHandlerError";
+  }
+}
+
+/**
+ * A query, command or task was dispatched with no handler registered for it.
+ *
+ * @example Catching a missing handler
+ * ```ts
+ * import { createBus, defineQuery, NoHandlerError } from "@monolith/message-bus";
+ * import { throws } from "node:assert/strict";
+ *
+ * const GetUser = defineQuery<{ id: string }, string>("GetUser");
+ * throws(() => createBus().send(GetUser({ id: "1" })), NoHandlerError);
+ * ```
+ */
+export class NoHandlerError extends MessageError {
+  /**
+   * Creates the error for a dispatch of `type` that found no handler.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   * @param hint What to do about it; defaults to registering a handler.
+   */
+  constructor(kind: MessageKind, type: string, hint?: string) {
+    const register = `register${kind[0]!.toUpperCase()}${kind.slice(1)}`;
+    super(
+      kind,
+      type,
+      `No handler for ${kind} "${type}": ${
+        hint ?? `register one with ${register}() before dispatching it`
+      }`,
+    );
+    this.name = "NoHandlerError";
+  }
+}
+
+/**
+ * A dispatch ran past its time limit (see the `timeout` middleware). The
+ * handler's `context.signal` aborted with this error as its reason.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const error = new TimeoutError("query", "GetUser", 250);
+ * deepStrictEqual([error.name, error.limitMs], ["TimeoutError", 250]);
+ * ```
+ */
+export class TimeoutError extends MessageError {
+  /** The limit it ran past, in milliseconds. */
+  readonly limitMs: number;
+
+  /**
+   * Creates the error for a dispatch of `type` that took longer than
+   * `limitMs`.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   * @param limitMs The time limit, in milliseconds.
+   */
+  constructor(kind: MessageKind, type: string, limitMs: number) {
+    super(
+      kind,
+      type,
+      `${kind[0]!.toUpperCase()}${
+        kind.slice(1)
+      } "${type}" timed out after ${limitMs} ms: its handler did not finish in time. Raise the limit for this type (timeout({ perType })) or make the handler honour context.signal`,
+    );
+    this.name = "TimeoutError";
+    this.limitMs = limitMs;
+  }
+}
+
+/**
+ * A dispatch was refused without running its handler because the circuit
+ * breaker for its message type is open (see `circuitBreaker`).
+ *
+ * @example
+ * ```ts
+ * import { CircuitOpenError } from "@monolith/message-bus";
+ * import { match } from "node:assert/strict";
+ *
+ * match(new CircuitOpenError("command", "Charge", 5_000).message, /circuit for command "Charge" is open/);
+ * ```
+ */
+export class CircuitOpenError extends MessageError {
+  /** How long until the breaker lets a trial dispatch through, in ms. */
+  readonly retryInMs: number;
+
+  /**
+   * Creates the error for a dispatch refused by an open circuit.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   * @param retryInMs How long until a trial dispatch is let through.
+   */
+  constructor(kind: MessageKind, type: string, retryInMs: number) {
+    super(
+      kind,
+      type,
+      `The circuit for ${kind} "${type}" is open after repeated failures: failing fast without running its handler. A trial dispatch is let through ${
+        Math.max(0, Math.ceil(retryInMs))
+      } ms after it opened`,
+    );
+    this.name = "CircuitOpenError";
+    this.retryInMs = retryInMs;
+  }
+}
+
+/**
+ * A dispatch was refused, or dropped while waiting, because too many
+ * dispatches were in flight and the waiting queue was full (see
+ * `concurrencyLimit`).
+ *
+ * @example
+ * ```ts
+ * import { QueueFullError } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * deepStrictEqual(new QueueFullError("task", "Resize", 100, "rejected").name, "QueueFullError");
+ * ```
+ */
+export class QueueFullError extends MessageError {
+  /** The queue bound that was reached. */
+  readonly maxQueue: number;
+  /** Whether the dispatch was refused on arrival or dropped while waiting. */
+  readonly outcome: "rejected" | "dropped";
+
+  /**
+   * Creates the error for a dispatch refused by a full queue.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   * @param maxQueue The queue bound.
+   * @param outcome "rejected" on arrival, or "dropped" while waiting.
+   */
+  constructor(
+    kind: MessageKind,
+    type: string,
+    maxQueue: number,
+    outcome: "rejected" | "dropped",
+  ) {
+    super(
+      kind,
+      type,
+      outcome === "rejected"
+        ? `Cannot dispatch ${kind} "${type}": the concurrency limit is reached and its queue is full (maxQueue ${maxQueue}). Raise maxConcurrent or maxQueue, or slow the callers down`
+        : `Dropped ${kind} "${type}" while it waited: the queue was full (maxQueue ${maxQueue}) and a newer dispatch took its place (strategy "drop-oldest")`,
+    );
+    this.name = "QueueFullError";
+    this.maxQueue = maxQueue;
+    this.outcome = outcome;
+  }
+}

@@ -1,0 +1,464 @@
+/**
+ * The public types of the core: handlers, the narrow interfaces a module can
+ * be handed instead of the whole bus, dispatch contexts and options, and the
+ * middleware contract.
+ *
+ * @module
+ */
+
+import type {
+  AnyMessage,
+  CommandDefinition,
+  CommandMessage,
+  EventDefinition,
+  EventMessage,
+  QueryDefinition,
+  QueryMessage,
+  TaskDefinition,
+  TaskMessage,
+} from "./messages.ts";
+
+// ---------------------------------------------------------------------------
+// Contexts
+
+/**
+ * What a middleware knows about the dispatch it wraps (its third argument),
+ * and what every handler's context has too.
+ */
+export interface MiddlewareContext {
+  /**
+   * Aborts when the caller gives up: its deadline passed (see the `timeout`
+   * middleware) or it aborted its own signal. Pass it on to anything slow
+   * (`fetch`, a database driver) so that abandoned work stops. It never
+   * aborts when nobody set a signal or a deadline.
+   */
+  readonly signal: AbortSignal;
+  /**
+   * When the caller gives up, in the clock of the middleware that set it
+   * (epoch milliseconds, as `Date.now()`, by default), or `undefined` when
+   * there is no deadline. Nested dispatches keep the earliest deadline.
+   */
+  readonly deadline: number | undefined;
+  /**
+   * Which try of this dispatch this is, from 1. A middleware that tries
+   * again (`retry`) sets it through `next(message, { attempt })`. Nested
+   * dispatches start at 1.
+   */
+  readonly attempt: number;
+  /**
+   * The id the caller gave this dispatch (`{ id }` in its options), kept
+   * through redeliveries; `undefined` when none was given. Nested dispatches
+   * do not inherit it.
+   */
+  readonly id: string | undefined;
+  /**
+   * For a publish to one subscriber (`{ subscriber }` in its options), that
+   * subscriber's id; `undefined` for a publish to every subscriber and for
+   * other kinds.
+   */
+  readonly subscriber: string | undefined;
+}
+
+/**
+ * The second argument of every handler on the synchronous bus: what the
+ * dispatch knows ({@linkcode MiddlewareContext}) and `send`, `execute`,
+ * `publish` and `dispatch` for nested dispatches, which inherit its signal and
+ * deadline. Dispatching through the context instead of the bus is what makes
+ * nested work stop when the outer request has given up.
+ */
+export interface DispatchContext
+  extends MiddlewareContext, QueryDispatcher, MessageDispatcher {}
+
+/**
+ * The second argument of every handler on the asynchronous bus, and the
+ * third of every {@linkcode AsyncMiddleware}: what the dispatch knows and
+ * `send`, `execute`, `publish` and `dispatch` for nested dispatches, which
+ * inherit its signal and deadline.
+ */
+export interface AsyncDispatchContext
+  extends MiddlewareContext, AsyncQueryDispatcher, AsyncMessageDispatcher {}
+
+/**
+ * What a middleware may change for the rest of a dispatch, through
+ * `next(message, change)`. Each field is optional; what is left out stays.
+ */
+export interface ContextChange {
+  /** The signal for the rest of the dispatch and every nested dispatch. */
+  readonly signal?: AbortSignal;
+  /** A deadline; the earlier of it and the current one applies. */
+  readonly deadline?: number;
+  /** The try this call of `next` makes, from 1 (see `retry`). */
+  readonly attempt?: number;
+  /**
+   * Told which handlers this dispatch calls and which of them fail. Observers
+   * of outer middleware are told too; nested dispatches have their own.
+   */
+  readonly observer?: HandlerObserver;
+}
+
+/**
+ * Told, through {@linkcode ContextChange.observer}, what the handlers of one
+ * dispatch do: it is how a middleware learns which handler (or which
+ * subscriber of an event) ran and failed.
+ */
+export interface HandlerObserver {
+  /** Called just before each handler runs (each subscriber of an event). */
+  readonly onCall?: (call: HandlerCall) => void;
+  /** Called for each handler that throws or rejects, with its error. */
+  readonly onError?: (failure: HandlerFailure) => void;
+}
+
+/** A handler the bus is about to call; see {@linkcode HandlerObserver}. */
+export interface HandlerCall {
+  /** The handler's function name, or `"anonymous"`. */
+  readonly handler: string;
+  /** For an event: the subscriber's id (see `SubscribeOptions.id`). */
+  readonly subscriber: string | undefined;
+  /** The context's `attempt` when it was called. */
+  readonly attempt: number;
+}
+
+/** A handler that threw or rejected; see {@linkcode HandlerObserver}. */
+export interface HandlerFailure extends HandlerCall {
+  /** What it threw or rejected with, as is. */
+  readonly error: unknown;
+}
+
+// ---------------------------------------------------------------------------
+// Options
+
+/** Options of every dispatch method (`send`, `execute`, `dispatch`). */
+export interface DispatchOptions {
+  /**
+   * Aborts the dispatch. On the asynchronous bus the promise rejects with the
+   * signal's reason as soon as it aborts; on both buses a signal that has
+   * aborted already refuses the dispatch, and handlers see it as
+   * `context.signal`.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * The dispatch's id, as `context.id`: an outbox or a redelivery passes the
+   * id it had before, so that handlers can tell a repeat.
+   */
+  readonly id?: string;
+}
+
+/** Options of `publish`: those of every dispatch, and a single subscriber. */
+export interface PublishOptions extends DispatchOptions {
+  /**
+   * Delivers the event to this one subscriber only (by its id, see
+   * {@linkcode SubscribeOptions}), as `redeliver` does with a dead letter.
+   * No subscriber with that id is a `NoHandlerError`.
+   */
+  readonly subscriber?: string;
+}
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /**
+   * The subscriber's id, unique among the event's subscribers, under which
+   * dead letters name it and `publish(event, { subscriber })` finds it. By
+   * default the handler's function name (`"anonymous"` when it has none),
+   * followed by `#2`, `#3`, ... when the event has a subscriber of that id
+   * already. Give one when function names may change between deployments.
+   */
+  readonly id?: string;
+}
+
+/** Removes the registration that returned it. Calling it again does nothing. */
+export type Unregister = () => void;
+
+// ---------------------------------------------------------------------------
+// Handlers
+
+/** Answers a query on the synchronous bus. */
+export type QueryHandler<P, R> = (
+  query: QueryMessage<P, R>,
+  context: DispatchContext,
+) => R;
+
+/** Carries out a command on the synchronous bus. */
+export type CommandHandler<P> = (
+  command: CommandMessage<P>,
+  context: DispatchContext,
+) => void;
+
+/** Hears an event on the synchronous bus. */
+export type EventHandler<P> = (
+  event: EventMessage<P>,
+  context: DispatchContext,
+) => void;
+
+/** Does a task on the synchronous bus. */
+export type TaskHandler<P> = (
+  task: TaskMessage<P>,
+  context: DispatchContext,
+) => void;
+
+/** Answers a query on the asynchronous bus, directly or with a promise. */
+export type AsyncQueryHandler<P, R> = (
+  query: QueryMessage<P, R>,
+  context: AsyncDispatchContext,
+) => R | PromiseLike<R>;
+
+/** Carries out a command on the asynchronous bus. */
+export type AsyncCommandHandler<P> = (
+  command: CommandMessage<P>,
+  context: AsyncDispatchContext,
+) => void | PromiseLike<void>;
+
+/** Hears an event on the asynchronous bus. */
+export type AsyncEventHandler<P> = (
+  event: EventMessage<P>,
+  context: AsyncDispatchContext,
+) => void | PromiseLike<void>;
+
+/** Does a task on the asynchronous bus. */
+export type AsyncTaskHandler<P> = (
+  task: TaskMessage<P>,
+  context: AsyncDispatchContext,
+) => void | PromiseLike<void>;
+
+// ---------------------------------------------------------------------------
+// Narrow interfaces: the synchronous bus
+
+/** Sends queries and returns their typed results (synchronous bus). */
+export interface QueryDispatcher {
+  /**
+   * Sends a query to its one handler and returns the handler's result.
+   *
+   * @throws {NoHandlerError} When no handler is registered for the query.
+   * @throws {TypeError} When `query` is not a query message.
+   */
+  send<P, R>(query: QueryMessage<P, R>, options?: DispatchOptions): R;
+}
+
+/** Registers query handlers (synchronous bus). */
+export interface QueryRegistry {
+  /**
+   * Registers the one handler of a query.
+   *
+   * @returns A function that removes the handler.
+   * @throws {DuplicateHandlerError} When the query has a handler already.
+   * @throws {TypeError} When the definition is not a query definition, the
+   * handler is not a function, or another definition uses the same name.
+   */
+  registerQuery<P, R>(
+    definition: QueryDefinition<P, R>,
+    handler: QueryHandler<P, R>,
+  ): Unregister;
+}
+
+/** Executes commands, publishes events and dispatches tasks (synchronous bus). */
+export interface MessageDispatcher {
+  /**
+   * Executes a command with its one handler.
+   *
+   * @throws {NoHandlerError} When no handler is registered for the command.
+   * @throws {TypeError} When `command` is not a command message.
+   */
+  execute(command: CommandMessage, options?: DispatchOptions): void;
+  /**
+   * Publishes an event to every subscriber, in subscription order. Every
+   * subscriber runs even when some throw; then the single error is rethrown,
+   * or an `AggregateError` holding all of them. No subscribers is fine.
+   *
+   * @throws {TypeError} When `event` is not an event message.
+   */
+  publish(event: EventMessage, options?: PublishOptions): void;
+  /**
+   * Dispatches a task to its one handler.
+   *
+   * @throws {NoHandlerError} When no handler is registered for the task.
+   * @throws {TypeError} When `task` is not a task message.
+   */
+  dispatch(task: TaskMessage, options?: DispatchOptions): void;
+}
+
+/**
+ * Registers command handlers, event subscribers and task handlers
+ * (synchronous bus).
+ */
+export interface HandlerRegistry {
+  /**
+   * Registers the one handler of a command.
+   *
+   * @returns A function that removes the handler.
+   * @throws {DuplicateHandlerError} When the command has a handler already.
+   */
+  registerCommand<P>(
+    definition: CommandDefinition<P>,
+    handler: CommandHandler<P>,
+  ): Unregister;
+  /**
+   * Adds a subscriber to an event. The same function may subscribe twice and
+   * then runs twice.
+   *
+   * @returns A function that removes this subscription.
+   * @throws {TypeError} When `options.id` is taken by another subscriber.
+   */
+  subscribe<P>(
+    definition: EventDefinition<P>,
+    handler: EventHandler<P>,
+    options?: SubscribeOptions,
+  ): Unregister;
+  /**
+   * Registers the one handler of a task.
+   *
+   * @returns A function that removes the handler.
+   * @throws {DuplicateHandlerError} When the task has a handler already.
+   */
+  registerTask<P>(
+    definition: TaskDefinition<P>,
+    handler: TaskHandler<P>,
+  ): Unregister;
+}
+
+/** The whole synchronous bus: every dispatch and registration method. */
+export interface MessageBus
+  extends QueryDispatcher, QueryRegistry, MessageDispatcher, HandlerRegistry {}
+
+// ---------------------------------------------------------------------------
+// Narrow interfaces: the asynchronous bus
+
+/** Sends queries; each result arrives as a promise (asynchronous bus). */
+export interface AsyncQueryDispatcher {
+  /**
+   * Sends a query to its one handler.
+   *
+   * @returns A promise of the handler's result; it rejects with
+   * `NoHandlerError` when no handler is registered, with `TypeError` when
+   * `query` is not a query, with the signal's reason when `options.signal`
+   * aborts, and with the handler's own error as is.
+   */
+  send<P, R>(
+    query: QueryMessage<P, R>,
+    options?: DispatchOptions,
+  ): Promise<R>;
+}
+
+/** Registers query handlers, sync or async (asynchronous bus). */
+export interface AsyncQueryRegistry {
+  /**
+   * Registers the one handler of a query.
+   *
+   * @returns A function that removes the handler.
+   * @throws {DuplicateHandlerError} When the query has a handler already.
+   */
+  registerQuery<P, R>(
+    definition: QueryDefinition<P, R>,
+    handler: AsyncQueryHandler<P, R>,
+  ): Unregister;
+}
+
+/**
+ * Executes commands, publishes events and dispatches tasks; each returns a
+ * promise that settles when the handlers have (asynchronous bus).
+ */
+export interface AsyncMessageDispatcher {
+  /** Executes a command with its one handler. */
+  execute(command: CommandMessage, options?: DispatchOptions): Promise<void>;
+  /**
+   * Publishes an event to every subscriber; they run concurrently. When some
+   * fail, the promise rejects with the single error, or an `AggregateError`
+   * holding all of them, once every subscriber has settled.
+   */
+  publish(event: EventMessage, options?: PublishOptions): Promise<void>;
+  /** Dispatches a task to its one handler. */
+  dispatch(task: TaskMessage, options?: DispatchOptions): Promise<void>;
+}
+
+/**
+ * Registers command handlers, event subscribers and task handlers, sync or
+ * async (asynchronous bus).
+ */
+export interface AsyncHandlerRegistry {
+  /** Registers the one handler of a command; returns its remover. */
+  registerCommand<P>(
+    definition: CommandDefinition<P>,
+    handler: AsyncCommandHandler<P>,
+  ): Unregister;
+  /** Adds a subscriber to an event; returns its remover. */
+  subscribe<P>(
+    definition: EventDefinition<P>,
+    handler: AsyncEventHandler<P>,
+    options?: SubscribeOptions,
+  ): Unregister;
+  /** Registers the one handler of a task; returns its remover. */
+  registerTask<P>(
+    definition: TaskDefinition<P>,
+    handler: AsyncTaskHandler<P>,
+  ): Unregister;
+}
+
+/** The whole asynchronous bus: every dispatch and registration method. */
+export interface AsyncMessageBus
+  extends
+    AsyncQueryDispatcher,
+    AsyncQueryRegistry,
+    AsyncMessageDispatcher,
+    AsyncHandlerRegistry {}
+
+// ---------------------------------------------------------------------------
+// Middleware
+
+/**
+ * The second argument of a middleware: passes the message on to the next
+ * middleware, or to the handlers after the last one. A `change` applies to
+ * the rest of the dispatch (see {@linkcode ContextChange}).
+ *
+ * On the synchronous bus call it at most once, before returning. On the
+ * asynchronous bus it may be called again once the previous call has
+ * settled (that is how `retry` tries again); calling it while a previous
+ * call is still pending rejects.
+ */
+export type NextFunction<M extends AnyMessage, R> = (
+  message: M,
+  change?: ContextChange,
+) => R;
+
+/**
+ * A middleware of the synchronous bus: `(message, next, context) => result`.
+ * It is generic over the message and the result, so it must hand back what
+ * `next` returned (or throw): a middleware that changes the result type does
+ * not compile. Read `message.kind` to tell `send`, `execute`, `publish` and
+ * `dispatch` apart. One that only passes `next`'s result through fits the
+ * asynchronous bus as well.
+ */
+export type Middleware = <M extends AnyMessage, R>(
+  message: M,
+  next: NextFunction<M, R>,
+  context: MiddlewareContext,
+) => R;
+
+/**
+ * A middleware of the asynchronous bus: `next` returns a promise and so must
+ * the middleware, of the same result. It may `await` before and after
+ * `next`, and call `next` again once the previous call has settled. It does
+ * not fit the synchronous bus: `createBus()` refuses it.
+ */
+export type AsyncMiddleware = <M extends AnyMessage, R>(
+  message: M,
+  next: NextFunction<M, Promise<R>>,
+  context: AsyncDispatchContext,
+) => Promise<R>;
+
+// ---------------------------------------------------------------------------
+// Records
+
+/**
+ * An error in its JSON form, as recordings and dead letters keep it: its
+ * name and message, every inner error of an `AggregateError`, and its cause
+ * when it has one. A thrown value that is not an `Error` has its `typeof` as
+ * name and its string form as message.
+ */
+export interface SerializedError {
+  /** The error's `name`. */
+  readonly name: string;
+  /** The error's `message`. */
+  readonly message: string;
+  /** The inner errors of an `AggregateError`, in their JSON form. */
+  readonly errors?: readonly unknown[];
+  /** The error's `cause`, in its JSON form, when it has one. */
+  readonly cause?: unknown;
+}

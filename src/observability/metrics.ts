@@ -1,0 +1,373 @@
+/**
+ * Dispatch metrics in the format monitoring systems read: counters of
+ * dispatched, succeeded and failed messages per kind and type, and duration
+ * histograms, exposed as Prometheus text.
+ *
+ * @module
+ */
+
+import { type Clock, performanceClock } from "../core/clock.ts";
+import type { AnyMessage, MessageKind } from "../core/messages.ts";
+import type { Middleware } from "../core/types.ts";
+import { observing } from "./_observe.ts";
+
+/** The default histogram buckets, in milliseconds: 10 µs to 10 s. */
+const DEFAULT_BUCKETS_MS: readonly number[] = [
+  0.01,
+  0.05,
+  0.1,
+  0.5,
+  1,
+  5,
+  10,
+  50,
+  100,
+  500,
+  1_000,
+  5_000,
+  10_000,
+];
+
+/**
+ * Options of {@linkcode createMetrics}.
+ */
+export interface MetricsOptions {
+  /**
+   * The start of every metric name.
+   *
+   * @default {"message_bus"}
+   */
+  readonly prefix?: string;
+  /**
+   * Histogram bucket upper bounds, in milliseconds, ascending. The
+   * Prometheus text gives them in seconds, as its convention is.
+   *
+   * @default {[0.01, 0.05, 0.1, 0.5, 1, 5, 10, 50, 100, 500, 1000, 5000, 10000]}
+   */
+  readonly bucketsMs?: readonly number[];
+}
+
+/**
+ * The counts of one message type, as {@linkcode Metrics.snapshot} gives them.
+ */
+export interface MetricsEntry {
+  /** The message kind. */
+  readonly kind: MessageKind;
+  /** The message name. */
+  readonly type: string;
+  /** Dispatches started. */
+  readonly dispatched: number;
+  /** Dispatches that returned or resolved. */
+  readonly succeeded: number;
+  /** Dispatches that threw or rejected. */
+  readonly failed: number;
+  /** Finished dispatches per bucket, cumulative, in bucket order. */
+  readonly buckets: readonly number[];
+  /** Total duration of finished dispatches, in milliseconds. */
+  readonly sumMs: number;
+}
+
+/**
+ * Counters and histograms; see {@linkcode createMetrics}.
+ */
+export interface Metrics {
+  /** The histogram's bucket upper bounds, in milliseconds. */
+  readonly bucketsMs: readonly number[];
+  /**
+   * Counts a dispatch of `message`'s type as started; the `metrics`
+   * middleware calls it.
+   */
+  countStarted(message: Pick<AnyMessage, "kind" | "type">): void;
+  /**
+   * Counts a dispatch of `message`'s type as finished, succeeded or failed,
+   * and puts its duration in the histogram; the `metrics` middleware calls
+   * it.
+   */
+  countFinished(
+    message: Pick<AnyMessage, "kind" | "type">,
+    durationMs: number,
+    failed: boolean,
+  ): void;
+  /** Every type's counts, sorted by kind and name. */
+  snapshot(): MetricsEntry[];
+  /** The Prometheus text exposition format (version 0.0.4). */
+  toPrometheus(): string;
+  /** Forgets every count. */
+  reset(): void;
+}
+
+interface Entry {
+  readonly kind: MessageKind;
+  readonly type: string;
+  dispatched: number;
+  succeeded: number;
+  failed: number;
+  readonly counts: number[];
+  sumMs: number;
+}
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/** Escapes a label value: backslash, double quote and line feed. */
+function label(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(
+    /\n/g,
+    "\\n",
+  );
+}
+
+function number(value: number): string {
+  if (value === Number.POSITIVE_INFINITY) return "+Inf";
+  if (value === Number.NEGATIVE_INFINITY) return "-Inf";
+  return Number.isNaN(value) ? "NaN" : String(value);
+}
+
+/**
+ * Creates empty dispatch metrics.
+ *
+ * @param options The metric name prefix and histogram buckets.
+ * @returns The metrics.
+ * @throws {TypeError} When `prefix` is not a valid Prometheus metric name.
+ * @throws {RangeError} When `bucketsMs` is empty, not ascending or not finite
+ * positive numbers.
+ *
+ * @example Counting and exposing
+ * ```ts
+ * import { createBus, defineQuery } from "@monolith/message-bus";
+ * import { createMetrics, metrics } from "@monolith/message-bus/observability";
+ * import { match } from "node:assert/strict";
+ *
+ * const GetUser = defineQuery<{ id: string }, string>("GetUser");
+ * const m = createMetrics();
+ * const bus = createBus({ middleware: [metrics(m)] });
+ * bus.registerQuery(GetUser, (q) => q.payload.id);
+ * bus.send(GetUser({ id: "1" }));
+ * match(m.toPrometheus(), /^message_bus_succeeded_total\{kind="query",type="GetUser"\} 1$/m);
+ * ```
+ */
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const prefix = options.prefix ?? "message_bus";
+  if (typeof prefix !== "string" || !METRIC_NAME.test(prefix)) {
+    throw new TypeError(
+      `Cannot create metrics as 'prefix' must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*): current value is ${
+        JSON.stringify(prefix)
+      }`,
+    );
+  }
+  const buckets = [...(options.bucketsMs ?? DEFAULT_BUCKETS_MS)];
+  const ascending = buckets.every((bound, index) =>
+    Number.isFinite(bound) && bound > 0 &&
+    (index === 0 || bound > buckets[index - 1]!)
+  );
+  if (buckets.length === 0 || !ascending) {
+    throw new RangeError(
+      `Cannot create metrics as 'bucketsMs' must be ascending positive numbers of milliseconds: current value is [${
+        buckets.join(", ")
+      }]`,
+    );
+  }
+  const entries = new Map<string, Entry>();
+
+  function entry(message: Pick<AnyMessage, "kind" | "type">): Entry {
+    const key = `${message.kind}\u0000${message.type}`;
+    let found = entries.get(key);
+    if (found === undefined) {
+      found = {
+        kind: message.kind,
+        type: message.type,
+        dispatched: 0,
+        succeeded: 0,
+        failed: 0,
+        counts: new Array(buckets.length).fill(0),
+        sumMs: 0,
+      };
+      entries.set(key, found);
+    }
+    return found;
+  }
+
+  function sorted(): Entry[] {
+    return [...entries.values()].sort((a, b) =>
+      a.kind === b.kind
+        ? (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)
+        : (a.kind < b.kind ? -1 : 1)
+    );
+  }
+
+  return {
+    bucketsMs: buckets,
+    countStarted(message) {
+      entry(message).dispatched++;
+    },
+    countFinished(message, durationMs, failed) {
+      const found = entry(message);
+      if (failed) found.failed++;
+      else found.succeeded++;
+      found.sumMs += durationMs;
+      // Counts are kept per bucket (upper bound inclusive) and made
+      // cumulative when read.
+      let index = 0;
+      while (index < buckets.length && durationMs > buckets[index]!) index++;
+      if (index < buckets.length) found.counts[index]!++;
+    },
+    snapshot() {
+      return sorted().map((e) => {
+        let running = 0;
+        return {
+          kind: e.kind,
+          type: e.type,
+          dispatched: e.dispatched,
+          succeeded: e.succeeded,
+          failed: e.failed,
+          buckets: e.counts.map((count) => (running += count)),
+          sumMs: e.sumMs,
+        };
+      });
+    },
+    toPrometheus() {
+      const lines: string[] = [];
+      const counter = (
+        name: string,
+        help: string,
+        pick: (e: Entry) => number,
+      ) => {
+        lines.push(`# HELP ${prefix}_${name} ${help}`);
+        lines.push(`# TYPE ${prefix}_${name} counter`);
+        for (const e of sorted()) {
+          lines.push(
+            `${prefix}_${name}{kind="${e.kind}",type="${label(e.type)}"} ${
+              pick(e)
+            }`,
+          );
+        }
+      };
+      counter(
+        "dispatched_total",
+        "Dispatches started, by message kind and type.",
+        (e) => e.dispatched,
+      );
+      counter(
+        "succeeded_total",
+        "Dispatches that returned or resolved, by message kind and type.",
+        (e) => e.succeeded,
+      );
+      counter(
+        "failed_total",
+        "Dispatches that threw or rejected, by message kind and type.",
+        (e) => e.failed,
+      );
+      const histogram = `${prefix}_dispatch_duration_seconds`;
+      lines.push(
+        `# HELP ${histogram} Duration of finished dispatches in seconds, by message kind and type.`,
+      );
+      lines.push(`# TYPE ${histogram} histogram`);
+      for (const e of sorted()) {
+        const labels = `kind="${e.kind}",type="${label(e.type)}"`;
+        let running = 0;
+        buckets.forEach((bound, index) => {
+          running += e.counts[index]!;
+          lines.push(
+            `${histogram}_bucket{${labels},le="${
+              number(bound / 1000)
+            }"} ${running}`,
+          );
+        });
+        const count = e.succeeded + e.failed;
+        lines.push(`${histogram}_bucket{${labels},le="+Inf"} ${count}`);
+        lines.push(`${histogram}_sum{${labels}} ${number(e.sumMs / 1000)}`);
+        lines.push(`${histogram}_count{${labels}} ${count}`);
+      }
+      return `${lines.join("\n")}\n`;
+    },
+    reset() {
+      entries.clear();
+    },
+  };
+}
+
+/** Options of {@linkcode metrics}. */
+export interface MetricsMiddlewareOptions {
+  /**
+   * The clock that times dispatches; a fake one in tests.
+   *
+   * @default {performanceClock}
+   */
+  readonly clock?: Clock;
+}
+
+/**
+ * A middleware that counts every dispatch in `m` and times it into its
+ * histogram. Works on the synchronous and the asynchronous bus.
+ *
+ * @param m Where the counts go.
+ * @param options The clock, for tests.
+ * @returns The middleware.
+ *
+ * @example
+ * ```ts
+ * import { createAsyncBus, defineCommand } from "@monolith/message-bus";
+ * import { createMetrics, metrics } from "@monolith/message-bus/observability";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const Save = defineCommand<number>("Save");
+ * const m = createMetrics();
+ * const bus = createAsyncBus({ middleware: [metrics(m)] });
+ * bus.registerCommand(Save, async (c) => {
+ *   if (c.payload < 0) throw new RangeError("negative");
+ * });
+ * await bus.execute(Save(1));
+ * await bus.execute(Save(-1)).catch(() => {});
+ * const [save] = m.snapshot();
+ * deepStrictEqual([save?.dispatched, save?.succeeded, save?.failed], [2, 1, 1]);
+ * ```
+ */
+export function metrics(
+  m: Metrics,
+  options: MetricsMiddlewareOptions = {},
+): Middleware {
+  const clock = options.clock ?? performanceClock;
+  const now = clock === performanceClock ? () => performance.now() : clock.now;
+  const timed = observing((message, start, _outcome, failed) => {
+    m.countFinished(message, now() - start, failed);
+  }, now);
+  return (message, next, context) => {
+    m.countStarted(message);
+    return timed(message, next, context);
+  };
+}
+
+/**
+ * A request handler that answers with `m` in the Prometheus text format, to
+ * mount at `/metrics` under `Deno.serve`.
+ *
+ * @param m The metrics to expose.
+ * @returns A `(request) => Response` function.
+ *
+ * @example Serving /metrics
+ * ```ts
+ * import { createMetrics, metricsHandler } from "@monolith/message-bus/observability";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const handler = metricsHandler(createMetrics());
+ * const response = handler(new Request("http://localhost/metrics"));
+ * deepStrictEqual(response.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+ * // Deno.serve({ hostname: "127.0.0.1", port: 9464 }, (request) =>
+ * //   new URL(request.url).pathname === "/metrics" ? handler(request) : new Response(null, { status: 404 }));
+ * ```
+ */
+export function metricsHandler(m: Metrics): (request: Request) => Response {
+  return (request) => {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response(
+        "Only GET and HEAD are allowed on the metrics endpoint\n",
+        {
+          status: 405,
+          headers: { allow: "GET, HEAD" },
+        },
+      );
+    }
+    return new Response(request.method === "HEAD" ? null : m.toPrometheus(), {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+    });
+  };
+}

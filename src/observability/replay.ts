@@ -1,0 +1,205 @@
+/**
+ * Replaying a recording: re-dispatch recorded messages into a bus and report
+ * every result that differs from the recorded one, so that a recording of
+ * production traffic becomes a regression test.
+ *
+ * @module
+ */
+
+import { isDeepStrictEqual } from "node:util";
+import type { AnyDefinition, AnyMessage } from "../core/messages.ts";
+import type { AsyncMessageBus, MessageBus } from "../core/types.ts";
+import { aKind, dispatchByKind } from "../core/_by_kind.ts";
+import { errorJson, toJsonValue } from "../core/_json.ts";
+import type { DispatchRecord } from "./recorder.ts";
+
+/**
+ * Options of {@linkcode replay}.
+ */
+export interface ReplayOptions {
+  /**
+   * The definitions to rebuild messages with, found by name. A record whose
+   * name has no definition here is skipped and reported.
+   */
+  readonly definitions: readonly AnyDefinition[];
+}
+
+/**
+ * What a dispatch ended with: its result in JSON form, or its error.
+ */
+export interface ReplayOutcome {
+  /** The result in its JSON form; `null` for none or on failure. */
+  readonly result: unknown;
+  /** The error as a record holds it, or `null`. */
+  readonly error: unknown;
+}
+
+/**
+ * A replayed dispatch whose outcome differs from the recording.
+ */
+export interface ReplayDifference {
+  /** The record's position in the recording, from 0. */
+  readonly index: number;
+  /** The record. */
+  readonly record: DispatchRecord;
+  /** What the recording says. */
+  readonly expected: ReplayOutcome;
+  /** What the replay got. */
+  readonly actual: ReplayOutcome;
+}
+
+/**
+ * A record that was not replayed, and why.
+ */
+export interface ReplaySkip {
+  /** The record's position in the recording, from 0. */
+  readonly index: number;
+  /** The record. */
+  readonly record: DispatchRecord;
+  /** Why it was skipped. */
+  readonly reason: string;
+}
+
+/**
+ * What {@linkcode replay} found.
+ */
+export interface ReplayReport {
+  /** Records read. */
+  readonly total: number;
+  /** Records dispatched again. */
+  readonly replayed: number;
+  /** Replayed records whose outcome matched. */
+  readonly matched: number;
+  /** Replayed records whose outcome differed. */
+  readonly differences: readonly ReplayDifference[];
+  /** Records not replayed. */
+  readonly skipped: readonly ReplaySkip[];
+}
+
+/**
+ * Re-dispatches recorded messages, in order, into `bus` (synchronous,
+ * asynchronous, or a fake bus) and compares each outcome with the recorded
+ * one: the result in its JSON form, or the error's name and message. Values
+ * that had no JSON form are replayed in their JSON form (a BigInt payload
+ * arrives as `{ "$bigint": "..." }`), and redacted fields as redacted.
+ *
+ * @param records Records, for example from {@linkcode readRecording}.
+ * @param bus The bus to dispatch into.
+ * @param options The definitions to rebuild messages with.
+ * @returns What matched, what differed and what was skipped.
+ * @throws {TypeError} When `options.definitions` is not an array of
+ * definitions, or two of them share a name.
+ *
+ * @example A recording as a regression test
+ * ```ts
+ * import { createBus, defineQuery } from "@monolith/message-bus";
+ * import { memoryStore, recorder, replay } from "@monolith/message-bus/observability";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const GetPrice = defineQuery<{ sku: string }, number>("GetPrice");
+ * const store = memoryStore();
+ * const before = createBus({ middleware: [recorder(store)] });
+ * before.registerQuery(GetPrice, (q) => (q.payload.sku === "book" ? 12 : 5));
+ * before.send(GetPrice({ sku: "book" }));
+ * before.send(GetPrice({ sku: "pen" }));
+ *
+ * const after = createBus();
+ * after.registerQuery(GetPrice, (q) => (q.payload.sku === "book" ? 12 : 6));
+ * const report = await replay(store.records, after, { definitions: [GetPrice] });
+ * deepStrictEqual([report.replayed, report.matched], [2, 1]);
+ * deepStrictEqual(report.differences[0]?.expected.result, 5);
+ * deepStrictEqual(report.differences[0]?.actual.result, 6);
+ * ```
+ */
+export async function replay(
+  records: Iterable<DispatchRecord> | AsyncIterable<DispatchRecord>,
+  bus: MessageBus | AsyncMessageBus,
+  options: ReplayOptions,
+): Promise<ReplayReport> {
+  const byName = definitionsByName(options?.definitions);
+  const differences: ReplayDifference[] = [];
+  const skipped: ReplaySkip[] = [];
+  let total = 0;
+  let matched = 0;
+  for await (const record of records) {
+    const index = total++;
+    const definition = byName.get(record.type);
+    if (definition === undefined) {
+      skipped.push({
+        index,
+        record,
+        reason: `no definition named "${record.type}" in options.definitions`,
+      });
+      continue;
+    }
+    if (definition.kind !== record.kind) {
+      skipped.push({
+        index,
+        record,
+        reason:
+          `the recording says ${record.kind} "${record.type}", the definition is ${
+            aKind(definition.kind)
+          }`,
+      });
+      continue;
+    }
+    const message = (definition as (payload: unknown) => AnyMessage)(
+      record.payload,
+    );
+    const actual = await outcomeOf(bus, message);
+    const expected = { result: record.result, error: record.error };
+    if (isDeepStrictEqual(actual, expected)) matched++;
+    else differences.push({ index, record, expected, actual });
+  }
+  return {
+    total,
+    replayed: total - skipped.length,
+    matched,
+    differences,
+    skipped,
+  };
+}
+
+async function outcomeOf(
+  bus: MessageBus | AsyncMessageBus,
+  message: AnyMessage,
+): Promise<ReplayOutcome> {
+  try {
+    const result = await dispatchByKind(bus, message);
+    return {
+      result: result === undefined ? null : toJsonValue(result),
+      error: null,
+    };
+  } catch (error) {
+    return { result: null, error: errorJson(error) };
+  }
+}
+
+function definitionsByName(
+  definitions: readonly AnyDefinition[] | undefined,
+): Map<string, AnyDefinition> {
+  if (!Array.isArray(definitions)) {
+    throw new TypeError(
+      `Cannot replay as 'definitions' must be an array of message definitions: current value is ${typeof definitions}`,
+    );
+  }
+  const byName = new Map<string, AnyDefinition>();
+  for (const definition of definitions) {
+    if (
+      typeof definition !== "function" || typeof definition.kind !== "string"
+    ) {
+      throw new TypeError(
+        `Cannot replay as 'definitions' must hold message definitions (from defineQuery() and friends): found ${typeof definition}`,
+      );
+    }
+    if (
+      byName.has(definition.name) && byName.get(definition.name) !== definition
+    ) {
+      throw new TypeError(
+        `Cannot replay as two definitions in 'definitions' are named "${definition.name}"`,
+      );
+    }
+    byName.set(definition.name, definition);
+  }
+  return byName;
+}

@@ -23,6 +23,18 @@ function changed(parent: Context, change: ContextChange): Context {
   return derive(parent, change);
 }
 
+function misusedNext(twice: boolean, message: AnyMessage): Error {
+  return new Error(
+    twice
+      ? `Middleware called next() twice while dispatching ${
+        what(message)
+      }: on the synchronous bus call it at most once per dispatch`
+      : `Middleware called next() for ${
+        what(message)
+      } after it had returned: call next() before returning, or use the asynchronous bus`,
+  );
+}
+
 function what(message: AnyMessage): string {
   return `${message.kind} "${message.type}"`;
 }
@@ -39,19 +51,8 @@ function link(middleware: Middleware, inner: Dispatch): Dispatch {
   let current: Context | undefined;
   const next = (message: AnyMessage, change?: ContextChange): unknown => {
     const context = current;
-    if (context === CALLED) {
-      throw new Error(
-        `Middleware called next() twice while dispatching ${
-          what(message)
-        }: on the synchronous bus call it at most once per dispatch`,
-      );
-    }
-    if (context === undefined) {
-      throw new Error(
-        `Middleware called next() for ${
-          what(message)
-        } after it had returned: call next() before returning, or use the asynchronous bus`,
-      );
+    if (context === undefined || context === CALLED) {
+      throw misusedNext(context === CALLED, message);
     }
     current = CALLED;
     return inner(

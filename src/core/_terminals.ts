@@ -1,0 +1,519 @@
+// The terminal dispatch of each method, for both buses: what runs after the
+// last middleware (or alone, without middleware), and the bus object built
+// around it.
+//
+// This is the one place that depends on how V8 compiles the hot path, and
+// bench/dispatch_bench.ts is what justifies it:
+//
+// - The hot functions (`send`, `execute`, `dispatch`, `publish`) call only
+//   helpers declared in this module. A call to an imported function, even in
+//   a branch a dispatch never takes, keeps V8 from inlining the dispatch
+//   into its caller and from eliding the allocations around it: measured,
+//   `send` went from ~1.1x to ~1.6x its floor and allocated five times more.
+//   So the off-path helpers below (`unroutable`, `unheard`, ...) forward to
+//   the shared ones in _registry.ts and are never imported by the hot code.
+// - Without middleware, the bus calls the plain terminals of send, execute
+//   and dispatch, which ignore the observer; behind middleware or caller
+//   options, the full terminals check it. A publish checks the observer and
+//   the one-subscriber target itself: one more frame at the end of a chain
+//   of middleware would stop V8 from inlining the chain (its cumulative
+//   inlining budget), which costs more than the two field reads.
+// - The `next` of each link of the synchronous chain (_compose.ts) is kept
+//   small for the same budget: its errors are built by a helper.
+import {
+  type CallerOptions,
+  callerOptions,
+  type Context,
+  type Method,
+  rootContext,
+  type Router,
+  underSignal,
+  withCaller,
+} from "./_context.ts";
+import {
+  checkUnheardEvent,
+  dispatchError,
+  eventError,
+  type Handler,
+  noSubscriberError,
+  type Registry,
+  type Routes,
+} from "./_registry.ts";
+import type { AnyMessage, MessageKind } from "./messages.ts";
+import type { HandlerCall, HandlerObserver } from "./types.ts";
+
+/** A terminal dispatch: a message and its context. */
+export type Terminal = (message: AnyMessage, context: Context) => unknown;
+
+/** The terminals of the four methods. */
+export interface Terminals {
+  readonly send: Terminal;
+  readonly execute: Terminal;
+  readonly publish: Terminal;
+  readonly dispatch: Terminal;
+}
+
+/**
+ * The plain terminals (no observer, every subscriber) and the full ones
+ * (observer told, one subscriber when the context names it).
+ */
+export interface TerminalSet {
+  readonly plain: Terminals;
+  readonly full: Terminals;
+}
+
+/** The terminals of the synchronous bus. */
+export function syncTerminals(routes: Routes): TerminalSet {
+  const { queries, commands, events, tasks } = routes;
+
+  // The hot path: one Map.get, one kind check, one call. Everything else
+  // (bad values, wrong kinds, missing handlers) is diagnosed off this path.
+  function send(query: AnyMessage, context: Context): unknown {
+    const handler = queries.get(query?.type);
+    if (handler !== undefined && query.kind === "query") {
+      return handler(query, context);
+    }
+    throw unroutable("query", query);
+  }
+
+  function execute(command: AnyMessage, context: Context): void {
+    const handler = commands.get(command?.type);
+    if (handler !== undefined && command.kind === "command") {
+      handler(command, context);
+      return;
+    }
+    throw unroutable("command", command);
+  }
+
+  function dispatch(task: AnyMessage, context: Context): void {
+    const handler = tasks.get(task?.type);
+    if (handler !== undefined && task.kind === "task") {
+      handler(task, context);
+      return;
+    }
+    throw unroutable("task", task);
+  }
+
+  function publish(event: AnyMessage, context: Context): void {
+    if (context.observer !== undefined || context.subscriber !== undefined) {
+      return publishTo(event, context);
+    }
+    const subscribers = events.get(event?.type);
+    if (subscribers === undefined || event.kind !== "event") {
+      return unheard(event);
+    }
+    let errors: unknown[] | undefined;
+    for (let index = 0; index < subscribers.length; index++) {
+      try {
+        subscribers[index]!(event, context);
+      } catch (error) {
+        (errors ??= []).push(error);
+      }
+    }
+    if (errors !== undefined) {
+      throw failedEvent(event, errors, subscribers.length);
+    }
+  }
+
+  function one(kind: "query" | "command" | "task", plain: Terminal): Terminal {
+    const table = kind === "query"
+      ? queries
+      : kind === "command"
+      ? commands
+      : tasks;
+    return (message, context) => {
+      const observer = context.observer;
+      if (observer === undefined) return plain(message, context);
+      const handler = table.get(message?.type);
+      if (handler === undefined || message.kind !== kind) {
+        return plain(message, context);
+      }
+      const told = call(
+        routes.handlerName(kind, message.type),
+        undefined,
+        context,
+      );
+      observer.onCall?.(told);
+      try {
+        return handler(message, context);
+      } catch (error) {
+        observer.onError?.({ ...told, error });
+        throw error;
+      }
+    };
+  }
+
+  function publishTo(event: AnyMessage, context: Context): void {
+    const { observer, subscriber: target } = context;
+    const subscribers = events.get(event?.type);
+    if (subscribers === undefined || event.kind !== "event") {
+      unheard(event);
+      if (target !== undefined) throw noSubscriber(event, target);
+      return;
+    }
+    const who = routes.subscribersOf(subscribers);
+    let errors: unknown[] | undefined;
+    let ran = 0;
+    for (let index = 0; index < subscribers.length; index++) {
+      const { id, name } = who[index]!;
+      if (target !== undefined && id !== target) continue;
+      ran++;
+      const told = call(name, id, context);
+      observer?.onCall?.(told);
+      try {
+        subscribers[index]!(event, context);
+      } catch (error) {
+        (errors ??= []).push(error);
+        observer?.onError?.({ ...told, error });
+      }
+    }
+    if (ran === 0) throw noSubscriber(event, target!);
+    if (errors !== undefined) throw failedEvent(event, errors, ran);
+  }
+
+  return {
+    plain: { send, execute, publish, dispatch },
+    full: {
+      send: one("query", send),
+      execute: one("command", execute),
+      publish,
+      dispatch: one("task", dispatch),
+    },
+  };
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+const AsyncFunctionPrototype: object = Object.getPrototypeOf(async () => {});
+
+/**
+ * How the asynchronous bus stores a query, command or task handler: as a
+ * function that returns a promise and never throws, so a dispatch is a
+ * Map.get and a call. An `async function` is one already and is stored as
+ * is; any other function is wrapped: its own promise is handed back as is (no
+ * extra tick), a plain value or a foreign thenable is wrapped once, a throw
+ * becomes a rejection.
+ */
+export function promising(handler: Handler): Handler {
+  if (Object.getPrototypeOf(handler) === AsyncFunctionPrototype) return handler;
+  return (message, context) => {
+    try {
+      const result = handler(message, context);
+      return result instanceof Promise ? result : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+}
+
+// A subscriber that threw synchronously, kept apart from one that returned
+// a promise, so errors are reported in subscription order.
+class Thrown {
+  constructor(readonly error: unknown) {}
+}
+
+/** The terminals of the asynchronous bus; handlers are stored `promising`. */
+export function asyncTerminals(routes: Routes): TerminalSet {
+  const { queries, commands, events, tasks } = routes;
+
+  function send(query: AnyMessage, context: Context): Promise<unknown> {
+    const handler = queries.get(query?.type);
+    if (handler === undefined || query.kind !== "query") {
+      return unroutableAsync("query", query);
+    }
+    return handler(query, context) as Promise<unknown>;
+  }
+
+  function execute(command: AnyMessage, context: Context): Promise<unknown> {
+    const handler = commands.get(command?.type);
+    if (handler === undefined || command.kind !== "command") {
+      return unroutableAsync("command", command);
+    }
+    return handler(command, context) as Promise<unknown>;
+  }
+
+  function dispatch(task: AnyMessage, context: Context): Promise<unknown> {
+    const handler = tasks.get(task?.type);
+    if (handler === undefined || task.kind !== "task") {
+      return unroutableAsync("task", task);
+    }
+    return handler(task, context) as Promise<unknown>;
+  }
+
+  function publish(event: AnyMessage, context: Context): Promise<unknown> {
+    if (context.observer !== undefined || context.subscriber !== undefined) {
+      return publishTo(event, context);
+    }
+    const subscribers = events.get(event?.type);
+    if (subscribers === undefined || event.kind !== "event") {
+      return unheardAsync(event);
+    }
+    // Outcomes are only tracked once a subscriber returns a promise or
+    // throws; a publish to synchronous subscribers that all succeed
+    // allocates nothing.
+    let outcomes: unknown[] | undefined;
+    for (let index = 0; index < subscribers.length; index++) {
+      let outcome: unknown;
+      try {
+        outcome = subscribers[index]!(event, context);
+      } catch (error) {
+        outcome = new Thrown(error);
+      }
+      if (outcome instanceof Thrown || isThenable(outcome)) {
+        (outcomes ??= new Array(subscribers.length))[index] = outcome;
+      }
+    }
+    if (outcomes === undefined) return RESOLVED;
+    return settleAll(event, outcomes, subscribers.length);
+  }
+
+  function one(kind: "query" | "command" | "task", plain: Terminal): Terminal {
+    const table = kind === "query"
+      ? queries
+      : kind === "command"
+      ? commands
+      : tasks;
+    return (message, context) => {
+      const observer = context.observer;
+      if (observer === undefined) return plain(message, context);
+      const handler = table.get(message?.type);
+      if (handler === undefined || message.kind !== kind) {
+        return plain(message, context);
+      }
+      const told = call(
+        routes.handlerName(kind, message.type),
+        undefined,
+        context,
+      );
+      observer.onCall?.(told);
+      const result = handler(message, context) as Promise<unknown>;
+      return observer.onError === undefined
+        ? result
+        : result.catch((error) => failed(observer, told, error));
+    };
+  }
+
+  function publishTo(event: AnyMessage, context: Context): Promise<unknown> {
+    const { observer, subscriber: target } = context;
+    const subscribers = events.get(event?.type);
+    if (subscribers === undefined || event.kind !== "event") {
+      return target === undefined
+        ? unheardAsync(event)
+        : unheardAsync(event).then(() => {
+          throw noSubscriber(event, target);
+        });
+    }
+    const who = routes.subscribersOf(subscribers);
+    const running: unknown[] = [];
+    const calls: HandlerCall[] = [];
+    for (let index = 0; index < subscribers.length; index++) {
+      const { id, name } = who[index]!;
+      if (target !== undefined && id !== target) continue;
+      const told = call(name, id, context);
+      observer?.onCall?.(told);
+      calls.push(told);
+      running.push(promising(subscribers[index]!)(event, context));
+    }
+    if (running.length === 0) {
+      return Promise.reject(noSubscriber(event, target!));
+    }
+    // Failures are told in subscription order, once all have settled.
+    return settleAll(
+      event,
+      running,
+      running.length,
+      observer?.onError === undefined
+        ? undefined
+        : (index, error) => observer.onError!({ ...calls[index]!, error }),
+    );
+  }
+
+  return {
+    plain: { send, execute, publish, dispatch },
+    full: {
+      send: one("query", send),
+      execute: one("command", execute),
+      publish,
+      dispatch: one("task", dispatch),
+    },
+  };
+}
+
+/**
+ * Builds a bus's router and its four dispatch methods around `terminals`:
+ * without middleware the methods call the plain terminals; `compose` wraps
+ * the full terminals of a method in the middleware. A call with options
+ * always takes the full terminals.
+ */
+export function assemble<B>(
+  registry: Registry,
+  terminals: TerminalSet,
+  compose: ((kind: MessageKind, terminal: Terminal) => Terminal) | undefined,
+  async: boolean,
+): B {
+  const optioned: Terminals = compose === undefined ? terminals.full : {
+    send: compose("query", terminals.full.send),
+    execute: compose("command", terminals.full.execute),
+    publish: compose("event", terminals.full.publish),
+    dispatch: compose("task", terminals.full.dispatch),
+  };
+  const withOptions = async ? withOptionsAsync : withOptionsSync;
+  const router: Router = {
+    ...(compose === undefined ? terminals.plain : optioned),
+    withOptions: (method, message, parent, options) =>
+      withOptions(optioned[method], method, message, parent, options),
+  };
+  const root = rootContext(router);
+  const { send, execute, publish, dispatch } = router;
+  return {
+    send: (query: AnyMessage, options?: unknown) =>
+      options === undefined
+        ? send(query, root)
+        : router.withOptions("send", query, root, options),
+    execute: (command: AnyMessage, options?: unknown) =>
+      options === undefined
+        ? execute(command, root)
+        : router.withOptions("execute", command, root, options),
+    publish: (event: AnyMessage, options?: unknown) =>
+      options === undefined
+        ? publish(event, root)
+        : router.withOptions("publish", event, root, options),
+    dispatch: (task: AnyMessage, options?: unknown) =>
+      options === undefined
+        ? dispatch(task, root)
+        : router.withOptions("dispatch", task, root, options),
+    registerQuery: registry.registerQuery,
+    registerCommand: registry.registerCommand,
+    subscribe: registry.subscribe,
+    registerTask: registry.registerTask,
+  } as B;
+}
+
+/**
+ * Middleware only ever see messages of the method's kind: anything else is
+ * rejected before the chain, with the same error as without middleware.
+ */
+export function kindChecked(
+  kind: MessageKind,
+  chain: Terminal,
+  async: boolean,
+): Terminal {
+  return async
+    ? (message, context) =>
+      message?.kind === kind
+        ? chain(message, context)
+        : unroutableAsync(kind, message)
+    : (message, context) => {
+      if (message?.kind === kind) return chain(message, context);
+      throw unroutable(kind, message);
+    };
+}
+
+function withOptionsSync(
+  dispatch: Terminal,
+  method: Method,
+  message: AnyMessage,
+  parent: Context,
+  options: unknown,
+): unknown {
+  const caller = callerOptions(method, options);
+  if (caller.signal?.aborted) throw caller.signal.reason;
+  return dispatch(message, withCaller(parent, caller));
+}
+
+function withOptionsAsync(
+  dispatch: Terminal,
+  method: Method,
+  message: AnyMessage,
+  parent: Context,
+  options: unknown,
+): Promise<unknown> {
+  let caller: CallerOptions;
+  try {
+    caller = callerOptions(method, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const context = withCaller(parent, caller);
+  const run = () => dispatch(message, context) as Promise<unknown>;
+  return caller.signal === undefined ? run() : underSignal(caller.signal, run);
+}
+
+// --- off the hot path -------------------------------------------------------
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+function call(
+  handler: string,
+  subscriber: string | undefined,
+  context: Context,
+): HandlerCall {
+  return { handler, subscriber, attempt: context.attempt };
+}
+
+function failed(
+  observer: HandlerObserver,
+  call: HandlerCall,
+  error: unknown,
+): never {
+  observer.onError?.({ ...call, error });
+  throw error;
+}
+
+function settleAll(
+  event: AnyMessage,
+  outcomes: unknown[],
+  subscribers: number,
+  onRejected?: (index: number, error: unknown) => void,
+): Promise<void> {
+  return Promise.allSettled(
+    Array.from(
+      outcomes,
+      (outcome) =>
+        outcome instanceof Thrown ? Promise.reject(outcome.error) : outcome,
+    ),
+  ).then((results) => {
+    const errors: unknown[] = [];
+    results.forEach((result, index) => {
+      if (result.status === "fulfilled") return;
+      errors.push(result.reason);
+      onRejected?.(index, result.reason);
+    });
+    if (errors.length > 0) throw failedEvent(event, errors, subscribers);
+  });
+}
+
+function unroutable(kind: MessageKind, value: unknown): Error {
+  return dispatchError(kind, value);
+}
+
+function unroutableAsync(kind: MessageKind, value: unknown): Promise<never> {
+  return Promise.reject(dispatchError(kind, value));
+}
+
+function unheard(value: unknown): void {
+  checkUnheardEvent(value);
+}
+
+function unheardAsync(value: unknown): Promise<void> {
+  try {
+    checkUnheardEvent(value);
+    return RESOLVED;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function noSubscriber(event: AnyMessage, id: string): Error {
+  return noSubscriberError(event, id);
+}
+
+function failedEvent(
+  event: AnyMessage,
+  errors: unknown[],
+  subscribers: number,
+): unknown {
+  return eventError(event, errors, subscribers);
+}

@@ -54,8 +54,8 @@ function limitOption(name: string, value: unknown): number {
  * the earlier of their own deadline and this one, and stop when the outer
  * dispatch gives up.
  *
- * One timer serves every dispatch of a middleware; it does not keep the
- * process alive.
+ * One timer serves every dispatch of a middleware; with the default clock it
+ * does not keep the process alive.
  *
  * @param options The limits and the clock.
  * @returns The middleware.
@@ -88,6 +88,24 @@ export function timeout(options: TimeoutOptions = {}): AsyncMiddleware {
   }
   const clock = options.clock ?? systemClock;
   const timers = createTimerQueue(clock, clock === systemClock);
+  // One abort listener per parent signal, not per dispatch: most dispatches
+  // share a signal that never aborts (no caller signal), and adding and
+  // removing a listener costs more than the rest of the timeout.
+  const watched = new WeakMap<AbortSignal, Set<() => void>>();
+  function watchParent(parent: AbortSignal, onAbort: () => void): () => void {
+    let watchers = watched.get(parent);
+    if (watchers === undefined) {
+      const all = watchers = new Set();
+      watched.set(parent, all);
+      parent.addEventListener("abort", () => {
+        for (const watcher of all) watcher();
+        all.clear();
+      }, { once: true });
+    }
+    const own = watchers;
+    own.add(onAbort);
+    return () => void own.delete(onAbort);
+  }
 
   return asyncOnly(<M extends AnyMessage, R>(
     message: M,
@@ -119,10 +137,10 @@ export function timeout(options: TimeoutOptions = {}): AsyncMiddleware {
       watch.cancel();
       stop(parent.reason);
     };
-    parent.addEventListener("abort", onParentAbort);
+    const unwatch = watchParent(parent, onParentAbort);
     const settle = () => {
       watch.cancel();
-      parent.removeEventListener("abort", onParentAbort);
+      unwatch();
     };
     next(message, { signal: controller.signal, deadline }).then(
       (value) => {

@@ -115,34 +115,6 @@ export function syncTerminals(routes: Routes): TerminalSet {
     }
   }
 
-  function one(kind: "query" | "command" | "task", plain: Terminal): Terminal {
-    const table = kind === "query"
-      ? queries
-      : kind === "command"
-      ? commands
-      : tasks;
-    return (message, context) => {
-      const observer = context.observer;
-      if (observer === undefined) return plain(message, context);
-      const handler = table.get(message?.type);
-      if (handler === undefined || message.kind !== kind) {
-        return plain(message, context);
-      }
-      const told = call(
-        routes.handlerName(kind, message.type),
-        undefined,
-        context,
-      );
-      observer.onCall?.(told);
-      try {
-        return handler(message, context);
-      } catch (error) {
-        observer.onError?.({ ...told, error });
-        throw error;
-      }
-    };
-  }
-
   function publishTo(event: AnyMessage, context: Context): void {
     const { observer, subscriber: target } = context;
     const subscribers = events.get(event?.type);
@@ -174,10 +146,10 @@ export function syncTerminals(routes: Routes): TerminalSet {
   return {
     plain: { send, execute, publish, dispatch },
     full: {
-      send: one("query", send),
-      execute: one("command", execute),
+      send: observedOne(routes, "query", send, runObserved),
+      execute: observedOne(routes, "command", execute, runObserved),
       publish,
-      dispatch: one("task", dispatch),
+      dispatch: observedOne(routes, "task", dispatch, runObserved),
     },
   };
 }
@@ -267,32 +239,6 @@ export function asyncTerminals(routes: Routes): TerminalSet {
     return settleAll(event, outcomes, subscribers.length);
   }
 
-  function one(kind: "query" | "command" | "task", plain: Terminal): Terminal {
-    const table = kind === "query"
-      ? queries
-      : kind === "command"
-      ? commands
-      : tasks;
-    return (message, context) => {
-      const observer = context.observer;
-      if (observer === undefined) return plain(message, context);
-      const handler = table.get(message?.type);
-      if (handler === undefined || message.kind !== kind) {
-        return plain(message, context);
-      }
-      const told = call(
-        routes.handlerName(kind, message.type),
-        undefined,
-        context,
-      );
-      observer.onCall?.(told);
-      const result = handler(message, context) as Promise<unknown>;
-      return observer.onError === undefined
-        ? result
-        : result.catch((error) => failed(observer, told, error));
-    };
-  }
-
   function publishTo(event: AnyMessage, context: Context): Promise<unknown> {
     const { observer, subscriber: target } = context;
     const subscribers = events.get(event?.type);
@@ -331,10 +277,10 @@ export function asyncTerminals(routes: Routes): TerminalSet {
   return {
     plain: { send, execute, publish, dispatch },
     full: {
-      send: one("query", send),
-      execute: one("command", execute),
+      send: observedOne(routes, "query", send, runObservedAsync),
+      execute: observedOne(routes, "command", execute, runObservedAsync),
       publish,
-      dispatch: one("task", dispatch),
+      dispatch: observedOne(routes, "task", dispatch, runObservedAsync),
     },
   };
 }
@@ -440,6 +386,71 @@ function withOptionsAsync(
 }
 
 // --- off the hot path -------------------------------------------------------
+
+type Run = (
+  handler: Handler,
+  message: AnyMessage,
+  context: Context,
+  observer: HandlerObserver,
+  call: HandlerCall,
+) => unknown;
+
+// The full terminal of a query, command or task: tells the context's
+// observer which handler runs (and, through `run`, whether it fails).
+function observedOne(
+  routes: Routes,
+  kind: "query" | "command" | "task",
+  plain: Terminal,
+  run: Run,
+): Terminal {
+  const table = kind === "query"
+    ? routes.queries
+    : kind === "command"
+    ? routes.commands
+    : routes.tasks;
+  return (message, context) => {
+    const observer = context.observer;
+    if (observer === undefined) return plain(message, context);
+    const handler = table.get(message?.type);
+    if (handler === undefined || message.kind !== kind) {
+      return plain(message, context);
+    }
+    const told = call(
+      routes.handlerName(kind, message.type),
+      undefined,
+      context,
+    );
+    observer.onCall?.(told);
+    return run(handler, message, context, observer, told);
+  };
+}
+
+function runObserved(
+  handler: Handler,
+  message: AnyMessage,
+  context: Context,
+  observer: HandlerObserver,
+  call: HandlerCall,
+): unknown {
+  try {
+    return handler(message, context);
+  } catch (error) {
+    return failed(observer, call, error);
+  }
+}
+
+function runObservedAsync(
+  handler: Handler,
+  message: AnyMessage,
+  context: Context,
+  observer: HandlerObserver,
+  call: HandlerCall,
+): Promise<unknown> {
+  const result = handler(message, context) as Promise<unknown>;
+  return observer.onError === undefined
+    ? result
+    : result.catch((error) => failed(observer, call, error));
+}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";

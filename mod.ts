@@ -5,8 +5,9 @@
  * This is the core: messages ({@linkcode defineQuery},
  * {@linkcode defineCommand}, {@linkcode defineEvent}, {@linkcode defineTask}),
  * the buses ({@linkcode createBus}, {@linkcode createAsyncBus}), their errors
- * and types, the middleware contract and the clocks. It loads no file I/O.
- * The other families are separate entry points:
+ * and types, the middleware contract (described in the package README's
+ * Middleware section) and the clocks. It does no file I/O. The other
+ * families are separate entry points:
  *
  * - `@monolith/message-bus/observability`: recording, replay, latency,
  *   metrics;

@@ -21,6 +21,7 @@ const ASYNC_ONLY: unique symbol = Symbol.for(
  *
  * @param middleware An asynchronous middleware.
  * @returns The same function, marked.
+ * @throws {TypeError} When `middleware` is not a function.
  *
  * @example Refused by the synchronous bus
  * ```ts
@@ -53,7 +54,7 @@ const AsyncFunction: object = Object.getPrototypeOf(async () => {});
  * @param middleware A middleware.
  * @returns `true` when `createBus()` refuses it.
  *
- * @example
+ * @example Telling synchronous from asynchronous middleware
  * ```ts
  * import { type AsyncMiddleware, isAsyncOnly, type Middleware } from "@monolith/message-bus";
  * import { deepStrictEqual } from "node:assert/strict";

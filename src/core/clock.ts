@@ -21,10 +21,10 @@ export interface Clock {
 
 /**
  * The wall clock: `Date.now()` (epoch milliseconds) and the runtime's timers.
- * Deadlines, backoff and recovery times use it by default; a deadline in its
- * time compares with `Date.now()`. Reading `Date.now()` is cheaper than
- * `performance.now()`, which matters to `timeout`, which reads it on every
- * dispatch; its resolution is a millisecond.
+ * `timeout`, `retry`, `circuitBreaker` and `deadLetter` use it by default, so
+ * a deadline in its time compares with `Date.now()`. Reading it is cheaper
+ * than reading `performance.now()`, which matters to `timeout`, which reads it
+ * on every dispatch; its resolution is a millisecond.
  *
  * @example Waiting on it
  * ```ts
@@ -44,8 +44,8 @@ export const systemClock: Clock = {
 
 /**
  * The high-resolution clock: `performance.now()` (fractions of a
- * millisecond since the process started) and the runtime's timers. Latency,
- * metrics and the recorder use it by default to time dispatches.
+ * millisecond since the process started) and the runtime's timers. `latency`,
+ * `metrics` and `recorder` use it by default to time dispatches.
  *
  * @example Timing some work
  * ```ts

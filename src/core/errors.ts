@@ -15,14 +15,13 @@ import type { MessageKind } from "./messages.ts";
  * @example Telling which message failed
  * ```ts
  * import { createBus, defineQuery, MessageError } from "@monolith/message-bus";
- * import { deepStrictEqual } from "node:assert/strict";
+ * import { throws } from "node:assert/strict";
  *
  * const GetUser = defineQuery<{ id: string }, string>("GetUser");
- * try {
- *   createBus().send(GetUser({ id: "1" }));
- * } catch (error) {
- *   deepStrictEqual(error instanceof MessageError && [error.kind, error.type], ["query", "GetUser"]);
- * }
+ * throws(
+ *   () => createBus().send(GetUser({ id: "1" })),
+ *   (error) => error instanceof MessageError && error.kind === "query" && error.type === "GetUser",
+ * );
  * ```
  */
 export class MessageError extends Error {
@@ -118,16 +117,28 @@ export class NoHandlerError extends MessageError {
 }
 
 /**
- * A dispatch ran past its time limit (see the `timeout` middleware). The
- * handler's `context.signal` aborted with this error as its reason.
+ * A dispatch ran past its time limit (see the `timeout` middleware of
+ * `@monolith/message-bus/resilience`). The handler's `context.signal` aborted
+ * with this error as its reason.
  *
- * @example
+ * @example Catching a timeout
  * ```ts
- * import { TimeoutError } from "@monolith/message-bus";
- * import { deepStrictEqual } from "node:assert/strict";
+ * import { createAsyncBus, defineQuery, TimeoutError } from "@monolith/message-bus";
+ * import { timeout } from "@monolith/message-bus/resilience";
+ * import { createFakeClock } from "@monolith/message-bus/testing";
+ * import { rejects } from "node:assert/strict";
  *
- * const error = new TimeoutError("query", "GetUser", 250);
- * deepStrictEqual([error.name, error.limitMs], ["TimeoutError", 250]);
+ * const GetReport = defineQuery<void, string>("GetReport");
+ * const clock = createFakeClock();
+ * const bus = createAsyncBus({ middleware: [timeout({ defaultMs: 250, clock })] });
+ * bus.registerQuery(GetReport, () => new Promise<string>(() => {})); // never answers
+ * const report = bus.send(GetReport());
+ * report.catch(() => {});
+ * await clock.advance(250);
+ * await rejects(
+ *   report,
+ *   (error) => error instanceof TimeoutError && error.type === "GetReport" && error.limitMs === 250,
+ * );
  * ```
  */
 export class TimeoutError extends MessageError {
@@ -157,14 +168,27 @@ export class TimeoutError extends MessageError {
 
 /**
  * A dispatch was refused without running its handler because the circuit
- * breaker for its message type is open (see `circuitBreaker`).
+ * breaker for its message type is open (see `circuitBreaker` in
+ * `@monolith/message-bus/resilience`).
  *
- * @example
+ * @example Failing fast
  * ```ts
- * import { CircuitOpenError } from "@monolith/message-bus";
- * import { match } from "node:assert/strict";
+ * import { CircuitOpenError, createBus, defineCommand } from "@monolith/message-bus";
+ * import { circuitBreaker } from "@monolith/message-bus/resilience";
+ * import { throws } from "node:assert/strict";
  *
- * match(new CircuitOpenError("command", "Charge", 5_000).message, /circuit for command "Charge" is open/);
+ * const Charge = defineCommand("Charge");
+ * const bus = createBus({
+ *   middleware: [circuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 5_000 })],
+ * });
+ * bus.registerCommand(Charge, () => {
+ *   throw new Error("payment provider down");
+ * });
+ * throws(() => bus.execute(Charge()), /payment provider down/);
+ * throws(
+ *   () => bus.execute(Charge()),
+ *   (error) => error instanceof CircuitOpenError && error.type === "Charge" && error.retryInMs <= 5_000,
+ * );
  * ```
  */
 export class CircuitOpenError extends MessageError {
@@ -194,14 +218,25 @@ export class CircuitOpenError extends MessageError {
 /**
  * A dispatch was refused, or dropped while waiting, because too many
  * dispatches were in flight and the waiting queue was full (see
- * `concurrencyLimit`).
+ * `concurrencyLimit` in `@monolith/message-bus/resilience`).
  *
- * @example
+ * @example Refused by a full queue
  * ```ts
- * import { QueueFullError } from "@monolith/message-bus";
- * import { deepStrictEqual } from "node:assert/strict";
+ * import { createAsyncBus, defineTask, QueueFullError } from "@monolith/message-bus";
+ * import { concurrencyLimit } from "@monolith/message-bus/resilience";
+ * import { rejects } from "node:assert/strict";
  *
- * deepStrictEqual(new QueueFullError("task", "Resize", 100, "rejected").name, "QueueFullError");
+ * const Resize = defineTask<string>("Resize");
+ * const bus = createAsyncBus({ middleware: [concurrencyLimit({ maxConcurrent: 1, maxQueue: 0 })] });
+ * let finish = () => {};
+ * bus.registerTask(Resize, () => new Promise<void>((resolve) => (finish = resolve)));
+ * const first = bus.dispatch(Resize("a.png"));
+ * await rejects(
+ *   bus.dispatch(Resize("b.png")),
+ *   (error) => error instanceof QueueFullError && error.outcome === "rejected" && error.maxQueue === 0,
+ * );
+ * finish();
+ * await first;
  * ```
  */
 export class QueueFullError extends MessageError {

@@ -1,7 +1,8 @@
 /**
  * The public types of the core: handlers, the narrow interfaces a module can
  * be handed instead of the whole bus, dispatch contexts and options, and the
- * middleware contract.
+ * middleware contract (described as a whole in the package README's
+ * Middleware section).
  *
  * @module
  */
@@ -112,7 +113,10 @@ export interface HandlerObserver {
 export interface HandlerCall {
   /** The handler's function name, or `"anonymous"`. */
   readonly handler: string;
-  /** For an event: the subscriber's id (see `SubscribeOptions.id`). */
+  /**
+   * For an event: the subscriber's id (see `SubscribeOptions.id`);
+   * otherwise `undefined`.
+   */
   readonly subscriber: string | undefined;
   /** The context's `attempt` when it was called. */
   readonly attempt: number;
@@ -418,12 +422,14 @@ export type NextFunction<M extends AnyMessage, R> = (
 ) => R;
 
 /**
- * A middleware of the synchronous bus: `(message, next, context) => result`.
- * It is generic over the message and the result, so it must hand back what
- * `next` returned (or throw): a middleware that changes the result type does
- * not compile. Read `message.kind` to tell `send`, `execute`, `publish` and
+ * A middleware of the synchronous bus: `(message, next, context) => result`,
+ * composed once per bus, the first in the list being the outermost. It is
+ * generic over the message and the result, so it must hand back what `next`
+ * returned (or throw): a middleware that changes the result type does not
+ * compile. Read `message.kind` to tell `send`, `execute`, `publish` and
  * `dispatch` apart. One that only passes `next`'s result through fits the
- * asynchronous bus as well.
+ * asynchronous bus as well. The package README's Middleware section describes
+ * the whole contract.
  */
 export type Middleware = <M extends AnyMessage, R>(
   message: M,
@@ -434,8 +440,10 @@ export type Middleware = <M extends AnyMessage, R>(
 /**
  * A middleware of the asynchronous bus: `next` returns a promise and so must
  * the middleware, of the same result. It may `await` before and after
- * `next`, and call `next` again once the previous call has settled. It does
- * not fit the synchronous bus: `createBus()` refuses it.
+ * `next`, and call `next` again once the previous call has settled. Its
+ * context can dispatch too. It does not fit the synchronous bus: the types
+ * refuse it, and `createBus()` refuses an `async function` or one marked
+ * with `asyncOnly()`.
  */
 export type AsyncMiddleware = <M extends AnyMessage, R>(
   message: M,

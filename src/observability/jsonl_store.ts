@@ -233,7 +233,7 @@ export interface RunFile {
  * @param dir A directory a {@linkcode jsonlStore} wrote to.
  * @returns The runs; none when the directory does not exist.
  *
- * @example
+ * @example Listing the runs of a directory
  * ```ts
  * import { jsonlStore, listRuns } from "@monolith/message-bus/observability";
  * import { deepStrictEqual } from "node:assert/strict";
@@ -278,9 +278,10 @@ export interface ReadRecordingOptions {
  * @param path A run file.
  * @param options What to do about a torn last line.
  * @returns The records, in order.
- * @throws {SyntaxError} When a line other than the last is not JSON.
+ * @throws {SyntaxError} When a line other than the last is not a JSON
+ * dispatch record.
  *
- * @example
+ * @example Skipping a torn last line
  * ```ts
  * import { readRecording } from "@monolith/message-bus/observability";
  * import { deepStrictEqual } from "node:assert/strict";
@@ -291,11 +292,11 @@ export interface ReadRecordingOptions {
  *   '{"ts":"2026-02-12T14:30:45.123456Z","type":"event","class":"Ticked","payload":1,"duration_ns":5,"result":null,"error":null}\n{"ts":"2026-02-12T14:3',
  * );
  * const torn: string[] = [];
- * const classes: string[] = [];
+ * const types: string[] = [];
  * for await (const record of readRecording(path, { onTornLine: (line) => torn.push(line) })) {
- *   classes.push(record.type);
+ *   types.push(`${record.kind} ${record.type}`);
  * }
- * deepStrictEqual(classes, ["Ticked"]);
+ * deepStrictEqual(types, ["event Ticked"]);
  * deepStrictEqual(torn, ['{"ts":"2026-02-12T14:3']);
  * ```
  */

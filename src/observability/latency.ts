@@ -97,6 +97,8 @@ export interface LatencyStats {
    * competing with another module's load (CPU, event loop, a shared pool or
    * database). A type that keeps signalling is a candidate to split out into
    * its own process, where it scales and fails on its own.
+   *
+   * @throws {RangeError} When `thresholdRatio` is not a positive number.
    */
   separationSignals(options?: SeparationOptions): SeparationSignal[];
   /** Forgets every sample and the baseline. */

@@ -19,13 +19,14 @@ export interface MemoryStore extends RecordStore {
 
 /**
  * Creates a store that keeps every record in an array. Each record is kept in
- * its JSON form (as a JSONL file would hold it, see the README for the forms
- * of BigInt, Map, cycles and the like), so a handler that later mutates a
- * payload does not change what was recorded.
+ * its JSON form, as a JSONL file would hold it (BigInt, Map, Set, cycles and
+ * the like have documented forms; see `docs/observability.md` in the
+ * repository), so a handler that later mutates a payload does not change what
+ * was recorded.
  *
  * @returns The store.
  *
- * @example
+ * @example Records in their JSON form
  * ```ts
  * import { createBus, defineEvent } from "@monolith/message-bus";
  * import { memoryStore, recorder } from "@monolith/message-bus/observability";

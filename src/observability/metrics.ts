@@ -303,7 +303,7 @@ export interface MetricsMiddlewareOptions {
  * @param options The clock, for tests.
  * @returns The middleware.
  *
- * @example
+ * @example Counting successes and failures
  * ```ts
  * import { createAsyncBus, defineCommand } from "@monolith/message-bus";
  * import { createMetrics, metrics } from "@monolith/message-bus/observability";
@@ -337,8 +337,9 @@ export function metrics(
 }
 
 /**
- * A request handler that answers with `m` in the Prometheus text format, to
- * mount at `/metrics` under `Deno.serve`.
+ * A request handler that answers `GET` and `HEAD` with `m` in the Prometheus
+ * text format, to mount at `/metrics` under `Deno.serve`; other methods get
+ * `405 Method Not Allowed`.
  *
  * @param m The metrics to expose.
  * @returns A `(request) => Response` function.

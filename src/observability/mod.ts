@@ -3,7 +3,8 @@
  * to JSON Lines files), reading and replaying recordings, latency
  * percentiles with separation signals, and Prometheus metrics. Each tool is a
  * middleware (or a store behind one) for the synchronous and the
- * asynchronous bus; what the caller gets never changes.
+ * asynchronous bus; what the caller gets never changes. The HTML report of
+ * a recording is a separate entry point, `@monolith/message-bus/report`.
  *
  * ```ts
  * import { createBus, defineQuery } from "@monolith/message-bus";

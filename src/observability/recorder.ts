@@ -15,9 +15,10 @@ import { TRUSTED_TS } from "./_record_line.ts";
 import { isoTimestamp } from "./_timestamp.ts";
 
 /**
- * One dispatch. In a JSON Lines file it is written with the format's own
- * field names (`type` for the kind, `class` for the name, `duration_ns`);
- * see the observability guide.
+ * One dispatch, as a recorder hands it to its store. In a JSON Lines file it
+ * is written with the format's own field names (`type` for the kind, `class`
+ * for the name, `duration_ns`); `readRecording` turns them back into these
+ * (see `docs/observability.md` in the repository).
  */
 export interface DispatchRecord {
   /** When the dispatch started: ISO 8601, UTC, with microseconds. */

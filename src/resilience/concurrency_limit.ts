@@ -64,7 +64,7 @@ interface Waiter {
  * @returns The middleware, with `active`, `queued`, `rejected`, `dropped`.
  * @throws {RangeError} When a number is out of range or the strategy unknown.
  *
- * @example
+ * @example Bounding work in flight
  * ```ts
  * import { createAsyncBus, defineTask, QueueFullError } from "@monolith/message-bus";
  * import { concurrencyLimit } from "@monolith/message-bus/resilience";

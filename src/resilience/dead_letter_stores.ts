@@ -17,27 +17,32 @@ export interface MemoryDeadLetterStore extends DeadLetterStore {
 }
 
 /**
- * Creates a dead letter store that keeps letters in an array.
+ * Creates a dead letter store that keeps letters in an array, oldest first.
+ * A letter with the id of a kept one replaces it, in its place.
  *
  * @returns The store.
  *
- * @example
+ * @example Adding, replacing and removing letters
  * ```ts
- * import { memoryDeadLetterStore } from "@monolith/message-bus/resilience";
+ * import { type DeadLetter, memoryDeadLetterStore } from "@monolith/message-bus/resilience";
  * import { deepStrictEqual } from "node:assert/strict";
  *
- * const store = memoryDeadLetterStore();
- * store.add({
- *   id: "1",
+ * const letter = (id: string, attempts: number): DeadLetter => ({
+ *   id,
  *   message: { kind: "task", type: "Resize", payload: "a.png" },
  *   error: { name: "Error", message: "disk full" },
  *   handler: "resize",
  *   subscriber: null,
- *   attempts: 3,
+ *   attempts,
  *   at: "2026-02-12T14:30:45.000Z",
  * });
+ * const store = memoryDeadLetterStore();
+ * store.add(letter("1", 1));
+ * store.add(letter("2", 1));
+ * store.add(letter("1", 3)); // a redelivery that failed again
+ * deepStrictEqual(store.letters.map((l) => [l.id, l.attempts]), [["1", 3], ["2", 1]]);
  * await store.remove(["1"]);
- * deepStrictEqual(await store.list(), []);
+ * deepStrictEqual((await store.list()).map((l) => l.id), ["2"]);
  * ```
  */
 export function memoryDeadLetterStore(): MemoryDeadLetterStore {
@@ -115,6 +120,8 @@ type Line = { readonly add: DeadLetter } | { readonly remove: string };
  * @throws {TypeError} When `dir` is not a non-empty string.
  * @throws {RangeError} When `maxQueue` or `closeTimeoutMs` is not a positive
  * integer.
+ * @throws {SyntaxError} When a line of the existing file, other than a torn
+ * last one, is not JSON.
  *
  * @example Dead letters survive a restart
  * ```ts

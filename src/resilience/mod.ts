@@ -6,7 +6,10 @@
  * `@monolith/message-bus`.
  *
  * The recommended order, outermost first, is
- * `[deadLetter, retry, circuitBreaker, timeout]`:
+ * `[deadLetter, retry, circuitBreaker, timeout]`: `deadLetter` sees only the
+ * final outcome, `retry` each attempt's, `circuitBreaker` counts every attempt
+ * (and its `CircuitOpenError` is not retried), and `timeout` limits each
+ * attempt on its own:
  *
  * ```ts
  * import { createAsyncBus, defineCommand } from "@monolith/message-bus";

@@ -37,7 +37,7 @@ export interface RedeliveryReport {
  * @param bus The bus to deliver into (synchronous or asynchronous).
  * @returns What was delivered and what failed again.
  *
- * @example
+ * @example Delivering again once the carrier is back
  * ```ts
  * import { createBus, defineCommand } from "@monolith/message-bus";
  * import { deadLetter, memoryDeadLetterStore, redeliver } from "@monolith/message-bus/resilience";
@@ -50,7 +50,7 @@ export interface RedeliveryReport {
  * bus.registerCommand(Ship, function shipWithCarrier() {
  *   if (!carrierUp) throw new Error("carrier API down");
  * });
- * throws(() => bus.execute(Ship({ id: "o-1" })));
+ * throws(() => bus.execute(Ship({ id: "o-1" })), /carrier API down/);
  *
  * carrierUp = true;
  * const report = await redeliver(store, bus);

@@ -36,14 +36,19 @@ import {
  * A failed fake-bus assertion. Its message says what was expected and lists
  * what was recorded.
  *
- * @example
+ * @example Reading a failed assertion
  * ```ts
  * import { defineEvent } from "@monolith/message-bus";
  * import { AssertionError, createFakeBus } from "@monolith/message-bus/testing";
  * import { throws } from "node:assert/strict";
  *
- * const Ticked = defineEvent("Ticked");
- * throws(() => createFakeBus().assertPublished(Ticked), AssertionError);
+ * const Ticked = defineEvent<number>("Ticked");
+ * const bus = createFakeBus();
+ * bus.publish(Ticked(1));
+ * throws(() => bus.assertPublished(Ticked(2)), (error) =>
+ *   error instanceof AssertionError &&
+ *   error.message === "Expected Ticked 2 to be published at least once, but it was never published.\n" +
+ *       "1 event was published:\n  1. Ticked 1");
  * ```
  */
 export class AssertionError extends Error {

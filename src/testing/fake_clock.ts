@@ -28,7 +28,7 @@ export interface FakeClock extends Clock {
  * @param start The time it starts at, in milliseconds.
  * @returns The clock.
  *
- * @example
+ * @example Firing timers in order
  * ```ts
  * import { createFakeClock } from "@monolith/message-bus/testing";
  * import { deepStrictEqual } from "node:assert/strict";

@@ -14,11 +14,10 @@ export type AsyncDispatch = (
   context: Context,
 ) => Promise<unknown>;
 
-// Forwards to derive(). Declared in this module on purpose: V8 neither
-// inlines nor drops a call to an imported function in the chain (measured:
-// ~7 ns per middleware), and only a middleware that changes the context gets
-// here. bus.ts and async_bus.ts declare their off-path helpers locally for the
-// same reason.
+// Forwards to derive(). Declared in this module on purpose, for the reason
+// _terminals.ts gives: V8 neither inlines nor drops a call to an imported
+// function in the chain, and only a middleware that changes the context gets
+// here.
 function changed(parent: Context, change: ContextChange): Context {
   return derive(parent, change);
 }

@@ -5,8 +5,8 @@ import type { Message, MessageKind } from "./messages.ts";
 // through getters, so `message.kind = ...` throws in strict mode. Own
 // enumerable symbol fields (unlike `#private` ones) are still compared by
 // `deepStrictEqual`, so two messages with different payloads never compare
-// equal. Object.freeze would cost ~35 ns per message; this costs nothing
-// measurable (see bench/dispatch_bench.ts, group "create").
+// equal. Object.freeze costs several times a whole message; this costs
+// nothing measurable (bench/dispatch_bench.ts, group "create").
 export const KIND: unique symbol = Symbol("kind");
 const TYPE: unique symbol = Symbol("type");
 const PAYLOAD: unique symbol = Symbol("payload");

@@ -5,8 +5,8 @@ let cachedPrefix = "";
 
 /**
  * Formats epoch milliseconds (with a fraction) as `2026-02-12T14:30:45.123456Z`.
- * `Date.prototype.toISOString` costs over a microsecond here, so the part up to
- * the second is formatted once per second and reused.
+ * `Date.prototype.toISOString` costs more than the rest of a record line, so
+ * the part up to the second is formatted once per second and reused.
  */
 export function isoTimestamp(epochMs: number): string {
   const second = Math.floor(epochMs / 1000);

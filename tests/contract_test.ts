@@ -18,6 +18,7 @@ import {
   NoHandlerError,
 } from "../mod.ts";
 import {
+  circuitBreaker,
   concurrencyLimit,
   deadLetter,
   memoryDeadLetterStore,
@@ -431,4 +432,37 @@ Deno.test("the failure an observer is told is the handler's own error object", (
   });
   throws(() => bus.execute(Save("x")), (thrown) => thrown === error);
   deepStrictEqual(failures[0]?.error === error, true);
+});
+
+Deno.test("observers are told of each new try; a dead letter tells of the last try only", async () => {
+  const clock = createFakeClock();
+  const store = memoryDeadLetterStore();
+  const attempts: number[] = [];
+  const watch: Middleware = (message, next) =>
+    next(message, {
+      observer: { onAttempt: (attempt) => void attempts.push(attempt) },
+    });
+  const bus = createAsyncBus({
+    middleware: [
+      deadLetter(store, { clock }),
+      watch,
+      retry({ clock, delayMs: 10, retryable: () => true }),
+      circuitBreaker({ failureThreshold: 1, recoveryTimeoutMs: 60_000, clock }),
+    ],
+  });
+  bus.registerCommand(Save, function save() {
+    throw new Error("down");
+  });
+  const saving = bus.execute(Save("x"));
+  saving.catch(() => {});
+  await clock.advance(1_000);
+  // The first try reached the handler and opened the circuit; the other two
+  // were refused without a handler.
+  await rejects(saving, { name: "CircuitOpenError" });
+  deepStrictEqual(attempts, [2, 3]);
+  const [letter] = await store.list();
+  deepStrictEqual(
+    [letter?.handler, letter?.attempts, letter?.error.name],
+    [null, 3, "CircuitOpenError"],
+  );
 });

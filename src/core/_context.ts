@@ -117,6 +117,10 @@ export function rootContext(router: Router): Context {
 // Both observers are told, the inner one first.
 function both(outer: HandlerObserver, inner: HandlerObserver): HandlerObserver {
   return {
+    onAttempt: (attempt) => {
+      inner.onAttempt?.(attempt);
+      outer.onAttempt?.(attempt);
+    },
     onCall: (call) => {
       inner.onCall?.(call);
       outer.onCall?.(call);
@@ -137,6 +141,8 @@ export function derive(parent: Context, change: ContextChange): Context {
     ? change.deadline
     : Math.min(parent.deadline, change.deadline);
   const attempt = change.attempt ?? parent.attempt;
+  // Observers outside are told of a new try.
+  if (attempt !== parent.attempt) parent.observer?.onAttempt?.(attempt);
   const observer = change.observer === undefined
     ? parent.observer
     : parent.observer === undefined

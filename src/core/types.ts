@@ -98,11 +98,16 @@ export interface ContextChange {
 }
 
 /**
- * Told, through {@linkcode ContextChange.observer}, what the handlers of one
- * dispatch do: it is how a middleware learns which handler (or which
- * subscriber of an event) ran and failed.
+ * Told, through {@linkcode ContextChange.observer}, what happens inside one
+ * dispatch: it is how a middleware learns which try a middleware inside it
+ * made, and which handler (or which subscriber of an event) ran and failed.
  */
 export interface HandlerObserver {
+  /**
+   * Called when a middleware inside starts another try of the dispatch
+   * (calls `next` with a new `attempt`), with that attempt's number.
+   */
+  readonly onAttempt?: (attempt: number) => void;
   /** Called just before each handler runs (each subscriber of an event). */
   readonly onCall?: (call: HandlerCall) => void;
   /** Called for each handler that throws or rejects, with its error. */

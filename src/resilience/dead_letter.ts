@@ -131,6 +131,7 @@ export function deadLetter(
     message: AnyMessage,
     error: unknown,
     call: HandlerCall | undefined,
+    attempts: number,
   ): void {
     try {
       store.add({
@@ -143,7 +144,7 @@ export function deadLetter(
         error: errorJson(error),
         handler: call?.handler ?? null,
         subscriber: call?.subscriber ?? null,
-        attempts: call?.attempt ?? 1,
+        attempts,
         at: new Date(clock.now()).toISOString(),
       });
     } catch (failure) {
@@ -154,24 +155,28 @@ export function deadLetter(
     }
   }
 
-  // What one dispatch's handlers did, as the observer was told.
+  // What the last try of one dispatch did, as the observer was told.
+  interface Outcome {
+    attempt: number;
+    last: HandlerCall | undefined;
+    failures: HandlerFailure[];
+  }
+
   function record(
     message: AnyMessage,
     context: MiddlewareContext,
     error: unknown,
-    last: HandlerCall | undefined,
-    failures: readonly HandlerFailure[],
+    outcome: Outcome,
   ): void {
     const own = context.id ?? crypto.randomUUID();
-    // A publish to every subscriber: one letter per failed subscriber of the
-    // last attempt, each with an id of its own.
+    const { attempt, last, failures } = outcome;
+    // A publish to every subscriber: one letter per failed subscriber, each
+    // with an id of its own.
     if (
       message.kind === "event" && context.subscriber === undefined &&
       failures.length > 0
     ) {
-      const attempt = failures[failures.length - 1]!.attempt;
       for (const failure of failures) {
-        if (failure.attempt !== attempt) continue;
         keep(
           context.id === undefined
             ? crypto.randomUUID()
@@ -179,11 +184,12 @@ export function deadLetter(
           message,
           failure.error,
           failure,
+          attempt,
         );
       }
       return;
     }
-    keep(own, message, error, last);
+    keep(own, message, error, last, attempt);
   }
 
   return <M extends AnyMessage, R>(
@@ -192,26 +198,31 @@ export function deadLetter(
     context: MiddlewareContext,
   ): R => {
     if (message.kind === "query") return next(message);
-    let last: HandlerCall | undefined;
-    const failures: HandlerFailure[] = [];
+    const outcome: Outcome = { attempt: 1, last: undefined, failures: [] };
     const observer = {
+      // A new try starts afresh: the letter tells of the last one.
+      onAttempt: (attempt: number) => {
+        outcome.attempt = attempt;
+        outcome.last = undefined;
+        outcome.failures = [];
+      },
       onCall: (call: HandlerCall) => {
-        last = call;
+        outcome.last = call;
       },
       onError: (failure: HandlerFailure) => {
-        failures.push(failure);
+        outcome.failures.push(failure);
       },
     };
     let result: R;
     try {
       result = next(message, { observer });
     } catch (error) {
-      record(message, context, error, last, failures);
+      record(message, context, error, outcome);
       throw error;
     }
     if (result instanceof Promise) {
       return result.catch((error) => {
-        record(message, context, error, last, failures);
+        record(message, context, error, outcome);
         throw error;
       }) as R;
     }

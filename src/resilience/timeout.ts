@@ -6,7 +6,7 @@
  */
 
 import { asyncOnly } from "../core/async_only.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
+import { type Clock, performanceClock, systemClock } from "../core/clock.ts";
 import { TimeoutError } from "../core/errors.ts";
 import type { AnyMessage } from "../core/messages.ts";
 import type {
@@ -54,8 +54,8 @@ function limitOption(name: string, value: unknown): number {
  * the earlier of their own deadline and this one, and stop when the outer
  * dispatch gives up.
  *
- * One timer serves every dispatch of a middleware; with the default clock it
- * does not keep the process alive.
+ * One timer serves every dispatch of a middleware; with a built-in clock
+ * (`systemClock`, `performanceClock`) it does not keep the process alive.
  *
  * @param options The limits and the clock.
  * @returns The middleware.
@@ -87,7 +87,11 @@ export function timeout(options: TimeoutOptions = {}): AsyncMiddleware {
     perType.set(type, limitOption(`perType.${type}`, limit));
   }
   const clock = options.clock ?? systemClock;
-  const timers = createTimerQueue(clock, clock === systemClock);
+  // The built-in clocks use the runtime's timers, which can be unref'd.
+  const timers = createTimerQueue(
+    clock,
+    clock === systemClock || clock === performanceClock,
+  );
   // One abort listener per parent signal, not per dispatch: most dispatches
   // share a signal that never aborts (no caller signal), and adding and
   // removing a listener costs more than the rest of the timeout.

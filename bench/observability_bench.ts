@@ -6,7 +6,7 @@
  * Every bench body runs N = 1,000 dispatches (time per dispatch = reported
  * time / 1000), each case its own function literal (see dispatch_bench.ts).
  *
- * Targets (issue 3):
+ * Targets:
  * - `latency` adds at most 60 ns to a sync `send`;
  * - `recorder` with `jsonlStore` adds at most 1 µs to a sync `send` with a
  *   small payload;

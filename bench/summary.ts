@@ -1,9 +1,10 @@
 /**
  * Runs a bench file (`bench/dispatch_bench.ts` unless another is named)
- * several times with `deno bench --json` and
- * prints the README's performance table: per case, the median over the runs
- * of Deno's average and p75 times, per operation, and their ratio to the
- * group's baseline (its floor) from the same run.
+ * several times with `deno bench --json` under `bench/deno.json`, where the
+ * peers' imports live, and prints the table that `bench/README.md` shows: per
+ * case, the median over the runs of Deno's average and p75 times, per
+ * operation, and their ratio to the group's baseline (its floor) from the
+ * same run.
  *
  * The machine this project is measured on is shared and noisy: a single stall
  * of a few milliseconds moves an average, so the table shows p75 beside it.
@@ -29,6 +30,7 @@ function opsPerIteration(name: string): number {
 const runs = Number(Deno.args[0] ?? 3);
 const benchFile = Deno.args[1] ??
   new URL("./dispatch_bench.ts", import.meta.url).pathname;
+const config = new URL("./deno.json", import.meta.url).pathname;
 if (!Number.isInteger(runs) || runs < 1) {
   throw new RangeError(
     `Cannot summarise as 'runs' must be a positive integer: current value is ${
@@ -48,11 +50,19 @@ for (let run = 1; run <= runs; run++) {
       "bench",
       "-A",
       "--json",
+      "--config",
+      config,
       benchFile,
     ],
+    env: { NO_COLOR: "1" },
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).output();
+  // What a bench file reports on stderr (dropped records, say) is passed on;
+  // Deno's own "Check" lines are not.
+  const stderr = new TextDecoder().decode(output.stderr).split("\n")
+    .filter((line) => line !== "" && !line.startsWith("Check "));
+  if (stderr.length > 0) console.error(stderr.join("\n"));
   if (!output.success) throw new Error(`deno bench failed in run ${run}`);
   const { benches } = JSON.parse(new TextDecoder().decode(output.stdout)) as {
     benches: BenchResult[];

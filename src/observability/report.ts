@@ -839,7 +839,7 @@ function collectorFor(options: ReportOptions) {
  * @throws {RangeError} When `slowest` or `failed` is not an integer of at
  * least 0.
  *
- * @example
+ * @example A table and a page from three records
  * ```ts
  * import { type DispatchRecord } from "@monolith/message-bus/observability";
  * import { renderReport } from "@monolith/message-bus/report";

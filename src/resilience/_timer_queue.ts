@@ -47,6 +47,16 @@ function unlink(entry: Entry): void {
   entry.prev = entry.next = entry.list = undefined;
 }
 
+// The runtime's timer handle is a number in some Deno set-ups and a
+// Node-style Timeout object (with `unref()`) in others.
+function unrefTimer(handle: unknown): void {
+  if (typeof handle === "number") {
+    Deno.unrefTimer(handle);
+  } else if (typeof (handle as { unref?: unknown })?.unref === "function") {
+    (handle as { unref(): void }).unref();
+  }
+}
+
 /** Callbacks on one timer of a clock. */
 export interface TimerQueue {
   /**
@@ -70,7 +80,7 @@ export function createTimerQueue(clock: Clock, unref: boolean): TimerQueue {
     if (armedAt !== undefined) clock.clearTimeout(handle);
     armedAt = due;
     handle = clock.setTimeout(onTimer, Math.max(0, due - clock.now()));
-    if (unref && typeof handle === "number") Deno.unrefTimer(handle);
+    if (unref) unrefTimer(handle);
   }
 
   function onTimer(): void {

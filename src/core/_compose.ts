@@ -147,9 +147,18 @@ export function composeAsync(
  */
 export function middlewareOption<T>(
   factory: string,
-  middleware: readonly T[] | undefined,
+  options: { readonly middleware?: readonly T[] } | undefined,
   asyncAllowed: boolean,
 ): readonly T[] {
+  if (options === undefined) return [];
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot ${factory}() as its options must be an object ({ middleware }): current value is ${
+        options === null ? "null" : typeof options
+      }`,
+    );
+  }
+  const middleware = options.middleware;
   if (middleware === undefined) return [];
   if (!Array.isArray(middleware)) {
     throw new TypeError(

@@ -22,6 +22,26 @@ export interface Subscriber {
   readonly id: string;
   /** The handler's function name, or "anonymous". */
   readonly name: string;
+  /** Its place in its event's arrays. */
+  index: number;
+  /** Unsubscribed: its place holds a no-op until the arrays are compacted. */
+  removed: boolean;
+}
+
+/**
+ * The subscribers of one event. A publish calls `handlers` in order; an
+ * unsubscribe leaves a no-op in its place (compacted when they pile up), so
+ * subscribing and unsubscribing cost O(1) amortised. While a publish runs
+ * (`publishing` > 0) the arrays are copied before a change instead, so the
+ * publish in flight is undisturbed.
+ */
+export interface EventEntry {
+  handlers: Handler[];
+  subscribers: Subscriber[];
+  /** Subscribers not removed. */
+  live: number;
+  /** Publishes iterating `handlers` now. */
+  publishing: number;
 }
 
 /** Routing tables, keyed by message name. */
@@ -29,13 +49,13 @@ export interface Routes {
   readonly queries: Map<string, Handler>;
   readonly commands: Map<string, Handler>;
   readonly tasks: Map<string, Handler>;
-  /** Copy-on-write: a publish iterates the array it read, undisturbed. */
-  readonly events: Map<string, readonly Handler[]>;
+  readonly events: Map<string, EventEntry>;
   /** The name of the handler of a query, command or task. */
   handlerName(kind: MessageKind, type: string): string;
-  /** Who the subscribers in a list from `events` are, in its order. */
-  subscribersOf(handlers: readonly Handler[]): readonly Subscriber[];
 }
+
+/** What a removed subscriber's place holds until compaction. */
+export function removedSubscriber(): void {}
 
 /** A handler's name for reports: its function name, or "anonymous". */
 export function nameOf(handler: Handler): string {
@@ -147,18 +167,53 @@ function checkRegistration(
   }
 }
 
-function subscriberId(
-  definition: AnyDefinition,
-  name: string,
-  options: SubscribeOptions | undefined,
-  taken: readonly Subscriber[],
-): string {
-  const isTaken = (id: string) => taken.some((other) => other.id === id);
-  if (options === undefined) {
-    let id = name;
-    for (let number = 2; isTaken(id); number++) id = `${name}#${number}`;
-    return id;
+// The default ids of one handler name: `name`, `name#2`, ... The lowest free
+// suffix is reused, so a subscriber that comes and goes keeps its id.
+interface Suffixes {
+  next: number;
+  /** Freed suffixes, a min-heap. */
+  readonly free: number[];
+}
+
+function takeSuffix(suffixes: Suffixes): number {
+  const { free } = suffixes;
+  if (free.length === 0) return suffixes.next++;
+  const lowest = free[0]!;
+  const last = free.pop()!;
+  if (free.length > 0) {
+    let at = 0;
+    for (;;) {
+      const left = 2 * at + 1;
+      if (left >= free.length) break;
+      const child = left + 1 < free.length && free[left + 1]! < free[left]!
+        ? left + 1
+        : left;
+      if (free[child]! >= last) break;
+      free[at] = free[child]!;
+      at = child;
+    }
+    free[at] = last;
   }
+  return lowest;
+}
+
+function freeSuffix(suffixes: Suffixes, suffix: number): void {
+  const { free } = suffixes;
+  let at = free.push(suffix) - 1;
+  while (at > 0) {
+    const parent = (at - 1) >> 1;
+    if (free[parent]! <= suffix) break;
+    free[at] = free[parent]!;
+    at = parent;
+  }
+  free[at] = suffix;
+}
+
+function idOption(
+  definition: AnyDefinition,
+  options: SubscribeOptions | undefined,
+): string | undefined {
+  if (options === undefined) return undefined;
   if (typeof options !== "object" || options === null) {
     throw new TypeError(
       `Cannot subscribe() to event "${definition.name}" as its options must be an object: current value is ${
@@ -167,7 +222,7 @@ function subscriberId(
     );
   }
   const { id } = options;
-  if (id === undefined) return subscriberId(definition, name, undefined, taken);
+  if (id === undefined) return undefined;
   if (typeof id !== "string" || id === "") {
     throw new TypeError(
       `Cannot subscribe() to event "${definition.name}" as 'id' must be a non-empty string: current value is ${
@@ -175,32 +230,64 @@ function subscriberId(
       }`,
     );
   }
-  if (isTaken(id)) {
-    throw new TypeError(
-      `Cannot subscribe() to event "${definition.name}" with id "${id}": another subscriber of the event has that id. Give each subscriber its own id`,
-    );
-  }
   return id;
 }
 
-/**
- * Creates empty routing tables and the methods that fill them. `adapt`
- * turns each query, command and task handler into the function the routing
- * table holds (the asynchronous bus makes every one return a promise).
- */
-export function createRegistry(
-  adapt: (handler: Handler) => Handler = (handler) => handler,
-): Registry {
+// Below this many places, an unsubscribe compacts at once; above, no-ops
+// pile up until they are half the places.
+const COMPACT_AT_ONCE = 64;
+
+const AsyncFunctionPrototype: object = Object.getPrototypeOf(async () => {});
+
+/** Whether `handler` is an `async function`. */
+export function isAsyncFunction(handler: unknown): boolean {
+  return typeof handler === "function" &&
+    Object.getPrototypeOf(handler) === AsyncFunctionPrototype;
+}
+
+// The synchronous bus cannot wait for a promise: an `async function` handler
+// would run on, unobserved, and its failure would be an unhandled rejection.
+function refuseAsync(
+  kind: MessageKind,
+  definition: AnyDefinition,
+  handler: Handler,
+): void {
+  if (!isAsyncFunction(handler)) return;
+  throw new TypeError(
+    `Cannot ${
+      REGISTER_METHOD[kind]
+    }() ${kind} "${definition.name}" as its handler${
+      handler.name ? ` ${handler.name}` : ""
+    } is an async function, which the synchronous bus cannot wait for: register it on a bus from createAsyncBus()`,
+  );
+}
+
+/** How a bus stores its handlers. */
+export interface RegistryOptions {
+  /**
+   * Turns each query, command and task handler into the function the routing
+   * table holds (the asynchronous bus makes every one return a promise).
+   */
+  readonly adapt?: (handler: Handler) => Handler;
+  /** Refuse `async function` handlers (the synchronous bus). */
+  readonly synchronous?: boolean;
+}
+
+/** Creates empty routing tables and the methods that fill them. */
+export function createRegistry(options: RegistryOptions = {}): Registry {
+  const adapt = options.adapt ?? ((handler: Handler) => handler);
+  const synchronous = options.synchronous === true;
   const names = new Map<string, string>();
-  const subscribers = new WeakMap<readonly Handler[], readonly Subscriber[]>();
   const routes: Routes = {
     queries: new Map(),
     commands: new Map(),
     tasks: new Map(),
     events: new Map(),
     handlerName: (kind, type) => names.get(`${kind}:${type}`) ?? "anonymous",
-    subscribersOf: (handlers) => subscribers.get(handlers) ?? [],
   };
+  // Per event: the ids in use, and the default-id suffixes per name.
+  const ids = new Map<string, Map<string, Subscriber>>();
+  const suffixes = new Map<string, Map<string, Suffixes>>();
   // Which definition owns each name, and how many registrations hold it.
   const owners = new Map<
     string,
@@ -233,6 +320,7 @@ export function createRegistry(
   ) {
     return (definition: AnyDefinition, handler: Handler): Unregister => {
       checkRegistration(kind, definition, handler);
+      if (synchronous) refuseAsync(kind, definition, handler);
       if (table.has(definition.name)) {
         // A second handler under another definition is a clash, not a duplicate.
         if (owners.get(definition.name)?.definition === definition) {
@@ -259,34 +347,92 @@ export function createRegistry(
     options?: SubscribeOptions,
   ): Unregister {
     checkRegistration("event", definition, handler);
+    if (synchronous) refuseAsync("event", definition, handler);
     const type = definition.name;
-    const handlers = routes.events.get(type) ?? [];
-    const others = routes.subscribersOf(handlers);
-    const name = nameOf(handler);
-    const self: Subscriber = {
-      id: subscriberId(definition, name, options, others),
-      name,
-    };
+    const explicit = idOption(definition, options);
+    let taken = ids.get(type);
+    if (explicit !== undefined && taken?.has(explicit)) {
+      throw new TypeError(
+        `Cannot subscribe() to event "${type}" with id "${explicit}": another subscriber of the event has that id. Give each subscriber its own id`,
+      );
+    }
     const release = claim("event", definition);
-    const list = [...handlers, handler];
-    routes.events.set(type, list);
-    subscribers.set(list, [...others, self]);
-    let subscribed = true;
+    const name = nameOf(handler);
+    let suffix = 0;
+    let id = explicit;
+    if (id === undefined) {
+      let byName = suffixes.get(type);
+      if (byName === undefined) suffixes.set(type, byName = new Map());
+      let own = byName.get(name);
+      if (own === undefined) byName.set(name, own = { next: 1, free: [] });
+      // An explicit id may have taken a default one: skip it.
+      do {
+        suffix = takeSuffix(own);
+        id = suffix === 1 ? name : `${name}#${suffix}`;
+      } while (taken?.has(id));
+    }
+    let entry = routes.events.get(type);
+    if (entry === undefined) {
+      entry = { handlers: [], subscribers: [], live: 0, publishing: 0 };
+      routes.events.set(type, entry);
+    } else if (entry.publishing > 0) {
+      entry.handlers = [...entry.handlers];
+      entry.subscribers = [...entry.subscribers];
+    }
+    const self: Subscriber = {
+      id,
+      name,
+      index: entry.handlers.length,
+      removed: false,
+    };
+    entry.handlers.push(handler);
+    entry.subscribers.push(self);
+    entry.live++;
+    if (taken === undefined) ids.set(type, taken = new Map());
+    taken.set(id, self);
+    const own = taken;
     return () => {
-      if (!subscribed) return;
-      subscribed = false;
+      if (self.removed) return;
+      self.removed = true;
+      own.delete(self.id);
+      if (suffix > 0) {
+        const byName = suffixes.get(type)!.get(name)!;
+        freeSuffix(byName, suffix);
+      }
       const current = routes.events.get(type)!;
-      const who = routes.subscribersOf(current);
-      const index = who.indexOf(self);
-      const rest = current.filter((_, at) => at !== index);
-      if (rest.length === 0) {
+      current.live--;
+      if (current.live === 0) {
         routes.events.delete(type);
+        ids.delete(type);
+        suffixes.delete(type);
       } else {
-        routes.events.set(type, rest);
-        subscribers.set(rest, who.filter((_, at) => at !== index));
+        remove(current, self);
       }
       release();
     };
+  }
+
+  // Takes a subscriber out of its event's arrays: a no-op in its place, and
+  // the arrays compacted when the no-ops are many (or the arrays small).
+  function remove(entry: EventEntry, self: Subscriber): void {
+    if (entry.publishing > 0) {
+      entry.handlers = [...entry.handlers];
+      entry.subscribers = [...entry.subscribers];
+    }
+    entry.handlers[self.index] = removedSubscriber;
+    const places = entry.handlers.length;
+    if (places > COMPACT_AT_ONCE && (places - entry.live) * 2 < places) return;
+    const handlers: Handler[] = [];
+    const subscribers: Subscriber[] = [];
+    for (let index = 0; index < places; index++) {
+      const subscriber = entry.subscribers[index]!;
+      if (subscriber.removed) continue;
+      subscriber.index = handlers.length;
+      handlers.push(entry.handlers[index]!);
+      subscribers.push(subscriber);
+    }
+    entry.handlers = handlers;
+    entry.subscribers = subscribers;
   }
 
   return {

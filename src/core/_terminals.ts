@@ -35,9 +35,12 @@ import {
   dispatchError,
   eventError,
   type Handler,
+  isAsyncFunction,
   noSubscriberError,
   type Registry,
+  removedSubscriber,
   type Routes,
+  type Subscriber,
 } from "./_registry.ts";
 import type { AnyMessage, MessageKind } from "./messages.ts";
 import type { HandlerCall, HandlerObserver } from "./types.ts";
@@ -79,7 +82,10 @@ export function syncTerminals(routes: Routes): TerminalSet {
   function execute(command: AnyMessage, context: Context): void {
     const handler = commands.get(command?.type);
     if (handler !== undefined && command.kind === "command") {
-      handler(command, context);
+      const result = handler(command, context);
+      if (typeof result === "object" && result !== null) {
+        unawaited(result, command, undefined);
+      }
       return;
     }
     throw unroutable("command", command);
@@ -88,7 +94,10 @@ export function syncTerminals(routes: Routes): TerminalSet {
   function dispatch(task: AnyMessage, context: Context): void {
     const handler = tasks.get(task?.type);
     if (handler !== undefined && task.kind === "task") {
-      handler(task, context);
+      const result = handler(task, context);
+      if (typeof result === "object" && result !== null) {
+        unawaited(result, task, undefined);
+      }
       return;
     }
     throw unroutable("task", task);
@@ -98,47 +107,60 @@ export function syncTerminals(routes: Routes): TerminalSet {
     if (context.observer !== undefined || context.subscriber !== undefined) {
       return publishTo(event, context);
     }
-    const subscribers = events.get(event?.type);
-    if (subscribers === undefined || event.kind !== "event") {
+    const entry = events.get(event?.type);
+    if (entry === undefined || event.kind !== "event") {
       return unheard(event);
     }
+    const subscribers = entry.handlers;
+    const live = entry.live;
     let errors: unknown[] | undefined;
+    entry.publishing++;
     for (let index = 0; index < subscribers.length; index++) {
       try {
-        subscribers[index]!(event, context);
+        const result = subscribers[index]!(event, context);
+        if (typeof result === "object" && result !== null) {
+          unawaited(result, event, entry.subscribers[index]);
+        }
       } catch (error) {
         (errors ??= []).push(error);
       }
     }
-    if (errors !== undefined) {
-      throw failedEvent(event, errors, subscribers.length);
-    }
+    entry.publishing--;
+    if (errors !== undefined) throw failedEvent(event, errors, live);
   }
 
   function publishTo(event: AnyMessage, context: Context): void {
     const { observer, subscriber: target } = context;
-    const subscribers = events.get(event?.type);
-    if (subscribers === undefined || event.kind !== "event") {
+    const entry = events.get(event?.type);
+    if (entry === undefined || event.kind !== "event") {
       unheard(event);
       if (target !== undefined) throw noSubscriber(event, target);
       return;
     }
-    const who = routes.subscribersOf(subscribers);
+    const subscribers = entry.handlers;
+    const who = entry.subscribers;
     let errors: unknown[] | undefined;
     let ran = 0;
+    entry.publishing++;
     for (let index = 0; index < subscribers.length; index++) {
+      const subscriber = subscribers[index]!;
       const { id, name } = who[index]!;
+      if (subscriber === removedSubscriber) continue;
       if (target !== undefined && id !== target) continue;
       ran++;
       const told = call(name, id, context);
       observer?.onCall?.(told);
       try {
-        subscribers[index]!(event, context);
+        const result = subscriber(event, context);
+        if (typeof result === "object" && result !== null) {
+          unawaited(result, event, who[index]);
+        }
       } catch (error) {
         (errors ??= []).push(error);
         observer?.onError?.({ ...told, error });
       }
     }
+    entry.publishing--;
     if (ran === 0) throw noSubscriber(event, target!);
     if (errors !== undefined) throw failedEvent(event, errors, ran);
   }
@@ -156,8 +178,6 @@ export function syncTerminals(routes: Routes): TerminalSet {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-const AsyncFunctionPrototype: object = Object.getPrototypeOf(async () => {});
-
 /**
  * How the asynchronous bus stores a query, command or task handler: as a
  * function that returns a promise and never throws, so a dispatch is a
@@ -167,7 +187,7 @@ const AsyncFunctionPrototype: object = Object.getPrototypeOf(async () => {});
  * becomes a rejection.
  */
 export function promising(handler: Handler): Handler {
-  if (Object.getPrototypeOf(handler) === AsyncFunctionPrototype) return handler;
+  if (isAsyncFunction(handler)) return handler;
   return (message, context) => {
     try {
       const result = handler(message, context);
@@ -216,14 +236,17 @@ export function asyncTerminals(routes: Routes): TerminalSet {
     if (context.observer !== undefined || context.subscriber !== undefined) {
       return publishTo(event, context);
     }
-    const subscribers = events.get(event?.type);
-    if (subscribers === undefined || event.kind !== "event") {
+    const entry = events.get(event?.type);
+    if (entry === undefined || event.kind !== "event") {
       return unheardAsync(event);
     }
+    const subscribers = entry.handlers;
+    const live = entry.live;
     // Outcomes are only tracked once a subscriber returns a promise or
     // throws; a publish to synchronous subscribers that all succeed
     // allocates nothing.
     let outcomes: unknown[] | undefined;
+    entry.publishing++;
     for (let index = 0; index < subscribers.length; index++) {
       let outcome: unknown;
       try {
@@ -235,31 +258,37 @@ export function asyncTerminals(routes: Routes): TerminalSet {
         (outcomes ??= new Array(subscribers.length))[index] = outcome;
       }
     }
+    entry.publishing--;
     if (outcomes === undefined) return RESOLVED;
-    return settleAll(event, outcomes, subscribers.length);
+    return settleAll(event, outcomes, live);
   }
 
   function publishTo(event: AnyMessage, context: Context): Promise<unknown> {
     const { observer, subscriber: target } = context;
-    const subscribers = events.get(event?.type);
-    if (subscribers === undefined || event.kind !== "event") {
+    const entry = events.get(event?.type);
+    if (entry === undefined || event.kind !== "event") {
       return target === undefined
         ? unheardAsync(event)
         : unheardAsync(event).then(() => {
           throw noSubscriber(event, target);
         });
     }
-    const who = routes.subscribersOf(subscribers);
+    const subscribers = entry.handlers;
+    const who = entry.subscribers;
     const running: unknown[] = [];
     const calls: HandlerCall[] = [];
+    entry.publishing++;
     for (let index = 0; index < subscribers.length; index++) {
+      const subscriber = subscribers[index]!;
       const { id, name } = who[index]!;
+      if (subscriber === removedSubscriber) continue;
       if (target !== undefined && id !== target) continue;
       const told = call(name, id, context);
       observer?.onCall?.(told);
       calls.push(told);
-      running.push(promising(subscribers[index]!)(event, context));
+      running.push(promising(subscriber)(event, context));
     }
+    entry.publishing--;
     if (running.length === 0) {
       return Promise.reject(noSubscriber(event, target!));
     }
@@ -433,7 +462,13 @@ function runObserved(
   call: HandlerCall,
 ): unknown {
   try {
-    return handler(message, context);
+    const result = handler(message, context);
+    if (
+      message.kind !== "query" && typeof result === "object" && result !== null
+    ) {
+      unawaited(result, message, undefined);
+    }
+    return result;
   } catch (error) {
     return failed(observer, call, error);
   }
@@ -494,6 +529,31 @@ function settleAll(
     });
     if (errors.length > 0) throw failedEvent(event, errors, subscribers);
   });
+}
+
+// A handler on the synchronous bus returned a promise: nothing can wait for
+// it. Its outcome is reported when it settles (never left as an unhandled
+// rejection), and the dispatch fails with an error naming the way out.
+function unawaited(
+  result: object,
+  message: AnyMessage,
+  subscriber: Subscriber | undefined,
+): void {
+  if (typeof (result as { then?: unknown }).then !== "function") return;
+  const who = subscriber === undefined
+    ? `the handler of ${message.kind} "${message.type}"`
+    : `subscriber "${subscriber.id}" of event "${message.type}"`;
+  (result as PromiseLike<unknown>).then(
+    undefined,
+    (error: unknown) =>
+      console.error(
+        `The promise ${who} returned on the synchronous bus rejected:`,
+        error,
+      ),
+  );
+  throw new TypeError(
+    `Cannot wait for ${who}: it returned a promise, and the synchronous bus does not wait for promises. Register it on a bus from createAsyncBus()`,
+  );
 }
 
 function unroutable(kind: MessageKind, value: unknown): Error {

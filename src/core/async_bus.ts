@@ -67,10 +67,10 @@ export interface AsyncBusOptions {
 export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
   const middleware = middlewareOption(
     "createAsyncBus",
-    options?.middleware,
+    options,
     true,
   ) as readonly AsyncMiddleware[];
-  const registry = createRegistry(promising);
+  const registry = createRegistry({ adapt: promising });
   return assemble<AsyncMessageBus>(
     registry,
     asyncTerminals(registry.routes),

@@ -66,10 +66,10 @@ export interface BusOptions {
 export function createBus(options: BusOptions = {}): MessageBus {
   const middleware = middlewareOption(
     "createBus",
-    options?.middleware,
+    options,
     false,
   );
-  const registry = createRegistry();
+  const registry = createRegistry({ synchronous: true });
   return assemble<MessageBus>(
     registry,
     syncTerminals(registry.routes),

@@ -198,7 +198,13 @@ function define<K extends MessageKind, P, M extends Message<K, P>>(
   if (typeof name !== "string" || name.trim() === "") {
     throw new TypeError(
       `Cannot define ${kind} as its name must be a non-empty string: current value is ${
-        typeof name === "string" ? JSON.stringify(name) : String(name)
+        typeof name === "string"
+          ? JSON.stringify(name)
+          : name === null
+          ? "null"
+          : typeof name === "object" || typeof name === "function"
+          ? `${typeof name === "object" ? "an object" : "a function"}`
+          : String(name)
       }`,
     );
   }

@@ -53,17 +53,41 @@ export interface DeadLetter {
 /**
  * Where dead letters are kept: `memoryDeadLetterStore()` or
  * `jsonlDeadLetterStore()`, or your own.
+ *
+ * A store with `claim` and `release` (both built-in stores have them) lets
+ * `redeliver` claim letters before it delivers them, so that concurrent
+ * redeliveries never deliver one letter twice. A store without them still
+ * works, but concurrent redeliveries from it may each deliver a letter.
  */
 export interface DeadLetterStore {
   /**
-   * Keeps a dead letter; one with the id of a kept letter replaces it.
-   * Called on the dispatch path: quick, never throws.
+   * Keeps a dead letter; one with the id of a kept letter replaces it (and
+   * keeps its claim). Called on the dispatch path, so it should be quick;
+   * `deadLetter` does not wait for a promise it returns. A throw or a
+   * rejection loses that letter, and `deadLetter` reports it.
    */
-  add(letter: DeadLetter): void;
-  /** Every dead letter kept, oldest first. */
+  add(letter: DeadLetter): void | Promise<void>;
+  /** Every dead letter kept, oldest first, claimed or not. */
   list(): Promise<readonly DeadLetter[]>;
-  /** Forgets the dead letters with these ids. */
+  /** Forgets the dead letters with these ids, and ends their claims. */
   remove(ids: readonly string[]): Promise<void>;
+  /**
+   * Claims letters for one redelivery: resolves to the ids, among `ids`, of
+   * the letters that are kept and that no one had claimed; they are now
+   * claimed by the caller. A claimed letter stays listed. Its claim ends with
+   * `remove` or `release`. Optional; a store that has it has `release` too.
+   * A store shared by processes should let a claim expire (a lease), so that
+   * a process that dies mid-redelivery does not hold its letters forever.
+   */
+  claim?(ids: readonly string[]): Promise<readonly string[]>;
+  /** Ends the claims on these letters without removing them. */
+  release?(ids: readonly string[]): Promise<void>;
+  /**
+   * Field names whose values the store must not keep. `deadLetter` writes
+   * them as `"***REDACTED***"`, at any depth of the payload and of the
+   * error's inner errors and cause, as it turns them into their JSON form.
+   */
+  readonly redact?: readonly string[];
 }
 
 /** Options of {@linkcode deadLetter}. */
@@ -76,6 +100,9 @@ export interface DeadLetterOptions {
   readonly clock?: Clock;
 }
 
+// While a store keeps failing, how often the count of lost letters is printed.
+const REPORT_EVERY_MS = 60_000;
+
 /**
  * A middleware for the synchronous or asynchronous bus that keeps every failed
  * command, task and event delivery in `store`: one dead letter per failing
@@ -87,10 +114,17 @@ export interface DeadLetterOptions {
  * last attempt, and records how many attempts were made. It learns which
  * handler ran and failed through a `HandlerObserver` it passes to `next`.
  *
- * @param store Where dead letters go.
+ * When the store fails to keep a letter (`add` throws, or the promise it
+ * returns rejects), the letter is lost and `console.error` says so, naming
+ * the message's kind and type. Once per burst of failures: further failures
+ * are counted, and the count is printed when the store keeps a letter again,
+ * and at most once a minute (by `clock`) while the failures go on.
+ *
+ * @param store Where dead letters go; its `redact` fields are redacted.
  * @param options The clock for the time stamp.
  * @returns The middleware.
- * @throws {TypeError} When `store` has no `add` method.
+ * @throws {TypeError} When `store` has no `add` method, or its `redact` is
+ * not an array of field names.
  *
  * @example Keeping failed work for later
  * ```ts
@@ -124,7 +158,59 @@ export function deadLetter(
       }`,
     );
   }
+  const redactList = store.redact;
+  if (
+    redactList !== undefined &&
+    (!Array.isArray(redactList) ||
+      !redactList.every((field) => typeof field === "string"))
+  ) {
+    throw new TypeError(
+      `Cannot create deadLetter as the store's 'redact' must be an array of field names: current value is ${
+        JSON.stringify(redactList)
+      }`,
+    );
+  }
+  const redact = redactList !== undefined && redactList.length > 0
+    ? new Set(redactList)
+    : undefined;
   const clock = options.clock ?? systemClock;
+
+  // Store failures, reported once per burst: the first one is printed, the
+  // rest are counted until the store keeps a letter again.
+  let inBurst = false;
+  let uncounted = 0;
+  let lastReportAt = 0;
+  let lastLost = "";
+
+  function lost(message: AnyMessage, failure: unknown): void {
+    const what = `${message.kind} "${message.type}"`;
+    if (!inBurst) {
+      inBurst = true;
+      lastReportAt = clock.now();
+      console.error(
+        `deadLetter: the store failed to keep the dead letter of ${what}, which is lost. Until it keeps one again, further losses are counted, not printed one by one.`,
+        failure,
+      );
+      return;
+    }
+    uncounted++;
+    lastLost = what;
+    if (clock.now() - lastReportAt >= REPORT_EVERY_MS) report("still fails");
+  }
+
+  function report(state: string): void {
+    console.error(
+      `deadLetter: the store ${state}; ${uncounted} more dead letters were lost (the last of ${lastLost})`,
+    );
+    uncounted = 0;
+    lastReportAt = clock.now();
+  }
+
+  function kept(): void {
+    if (!inBurst) return;
+    inBurst = false;
+    if (uncounted > 0) report("keeps dead letters again");
+  }
 
   function keep(
     id: string,
@@ -133,25 +219,27 @@ export function deadLetter(
     call: HandlerCall | undefined,
     attempts: number,
   ): void {
+    let result: unknown;
     try {
-      store.add({
+      result = store.add({
         id,
-        message: toJsonValue({
-          kind: message.kind,
-          type: message.type,
-          payload: message.payload,
-        }) as DeadLetter["message"],
-        error: errorJson(error),
+        message: jsonMessage(message, redact),
+        error: redact !== undefined && error instanceof Error
+          ? toJsonValue(error, redact) as SerializedError
+          : errorJson(error),
         handler: call?.handler ?? null,
         subscriber: call?.subscriber ?? null,
         attempts,
         at: new Date(clock.now()).toISOString(),
       });
     } catch (failure) {
-      console.error(
-        `deadLetter: the store failed to keep the dead letter of ${message.kind} "${message.type}"`,
-        failure,
-      );
+      lost(message, failure);
+      return;
+    }
+    if (typeof (result as PromiseLike<void> | undefined)?.then === "function") {
+      Promise.resolve(result).then(kept, (failure) => lost(message, failure));
+    } else {
+      kept();
     }
   }
 
@@ -228,4 +316,18 @@ export function deadLetter(
     }
     return result;
   };
+}
+
+// The message in its JSON form; an undefined payload is left out, as JSON
+// leaves out an undefined property.
+function jsonMessage(
+  message: AnyMessage,
+  redact: ReadonlySet<string> | undefined,
+): DeadLetter["message"] {
+  const { kind, type, payload } = message;
+  return (payload === undefined
+    ? { kind, type }
+    : { kind, type, payload: toJsonValue(payload, redact) }) as DeadLetter[
+      "message"
+    ];
 }

@@ -22,6 +22,11 @@ export interface RedeliveryReport {
     readonly letter: DeadLetter;
     readonly error: unknown;
   }[];
+  /**
+   * The dead letters listed but not delivered because a concurrent
+   * redelivery had claimed them, or they were removed in the meantime.
+   */
+  readonly skipped: readonly DeadLetter[];
 }
 
 /**
@@ -33,9 +38,17 @@ export interface RedeliveryReport {
  * (`publish(event, { subscriber })`), not to every subscriber again.
  * Payloads arrive in their JSON form.
  *
+ * When the store has `claim` and `release` (see `DeadLetterStore`), the
+ * letters are claimed before any is delivered and the claims end when the
+ * call does, so two concurrent calls never deliver one letter twice: what one
+ * claimed, the other skips. Through a store without them, concurrent calls
+ * may each deliver a letter.
+ *
  * @param store The dead letters.
  * @param bus The bus to deliver into (synchronous or asynchronous).
- * @returns What was delivered and what failed again.
+ * @returns What was delivered, what failed again and what was skipped.
+ * @throws {TypeError} When `store` has one of `claim` and `release` but not
+ * the other.
  *
  * @example Delivering again once the carrier is back
  * ```ts
@@ -56,28 +69,91 @@ export interface RedeliveryReport {
  * const report = await redeliver(store, bus);
  * deepStrictEqual([report.delivered.length, (await store.list()).length], [1, 0]);
  * ```
+ *
+ * @example Two redeliveries at once deliver each letter once
+ * ```ts
+ * import { createBus, defineTask } from "@monolith/message-bus";
+ * import { deadLetter, memoryDeadLetterStore, redeliver } from "@monolith/message-bus/resilience";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const Resize = defineTask<string>("Resize");
+ * const store = memoryDeadLetterStore();
+ * const bus = createBus({ middleware: [deadLetter(store)] });
+ * let up = false;
+ * let resized = 0;
+ * bus.registerTask(Resize, function resize() {
+ *   if (!up) throw new Error("disk full");
+ *   resized++;
+ * });
+ * for (const name of ["a.png", "b.png", "c.png"]) {
+ *   try {
+ *     bus.dispatch(Resize(name));
+ *   } catch {
+ *     // dead-lettered
+ *   }
+ * }
+ *
+ * up = true;
+ * const [first, second] = await Promise.all([
+ *   redeliver(store, bus),
+ *   redeliver(store, bus),
+ * ]);
+ * deepStrictEqual(resized, 3);
+ * deepStrictEqual([first.delivered.length, second.skipped.length], [3, 3]);
+ * ```
  */
 export async function redeliver(
   store: DeadLetterStore,
   bus: MessageBus | AsyncMessageBus,
 ): Promise<RedeliveryReport> {
+  const { claim, release } = store;
+  if ((claim === undefined) !== (release === undefined)) {
+    throw new TypeError(
+      `Cannot redeliver as 'store' must have both claim() and release(), or neither: it has only ${
+        claim === undefined ? "release()" : "claim()"
+      }`,
+    );
+  }
+  const listed = await store.list();
+  const ids = listed.map((letter) => letter.id);
+  const claimed = new Set<string>(
+    claim === undefined ? ids : await claim.call(store, ids),
+  );
+
   const delivered: DeadLetter[] = [];
   const failed: { letter: DeadLetter; error: unknown }[] = [];
-  for (const letter of await store.list()) {
-    const message = { ...letter.message } as AnyMessage;
-    const options: PublishOptions = letter.subscriber === null ||
-        letter.message.kind !== "event"
-      ? { id: letter.id }
-      : { id: letter.id, subscriber: letter.subscriber };
-    try {
-      await dispatchByKind(bus, message, options);
-      delivered.push(letter);
-    } catch (error) {
-      failed.push({ letter, error });
+  const skipped: DeadLetter[] = [];
+  let removed = false;
+  try {
+    for (const letter of listed) {
+      if (!claimed.has(letter.id)) {
+        skipped.push(letter);
+        continue;
+      }
+      const message = { ...letter.message } as AnyMessage;
+      const options: PublishOptions = letter.subscriber === null ||
+          letter.message.kind !== "event"
+        ? { id: letter.id }
+        : { id: letter.id, subscriber: letter.subscriber };
+      try {
+        await dispatchByKind(bus, message, options);
+        delivered.push(letter);
+      } catch (error) {
+        failed.push({ letter, error });
+      }
+    }
+    if (delivered.length > 0) {
+      await store.remove(delivered.map((letter) => letter.id));
+    }
+    removed = true;
+  } finally {
+    // `remove` ended the claims of the delivered letters; end the others'.
+    if (removed) {
+      for (const letter of delivered) claimed.delete(letter.id);
+    }
+    if (release !== undefined && claimed.size > 0) {
+      await release.call(store, [...claimed]);
     }
   }
-  if (delivered.length > 0) {
-    await store.remove(delivered.map((letter) => letter.id));
-  }
-  return { delivered, failed };
+  return { delivered, failed, skipped };
 }

@@ -51,6 +51,21 @@ function isPlain(
   }
 }
 
+// What a value that threw while being read is written as.
+function unserializable(error: unknown): string {
+  return `[Unserializable: ${describeThrown(error)}]`;
+}
+
+// The message of a thrown value, which may itself throw when read (a revoked
+// Proxy, a getter on `message`, a `toString` that throws).
+function describeThrown(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return "a value that cannot be read";
+  }
+}
+
 /**
  * Turns any value into JSON-safe data, in these forms:
  *
@@ -65,8 +80,12 @@ function isPlain(
  * - A value met again inside itself (a cycle): `"[Circular]"`.
  * - An object with `toJSON()`: what it returns, encoded the same way.
  * - Other objects: their own enumerable string-keyed properties.
- * - A property whose getter or `toJSON` throws: `"[Unserializable: message]"`.
- * - A key listed in `redact`, at any depth: `"***REDACTED***"`.
+ * - A property whose getter or `toJSON` throws, or an object that throws when
+ *   looked at (a Proxy whose traps throw, a revoked Proxy):
+ *   `"[Unserializable: message]"`.
+ * - A key listed in `redact`, at any depth: `"***REDACTED***"`; for a Map,
+ *   the value of an entry whose key is such a string. Inside an error, its
+ *   cause and inner errors are redacted, its `name` and `message` are not.
  */
 export function toJsonValue(
   value: unknown,
@@ -102,9 +121,7 @@ function encode(
   try {
     return encodeObject(value, redact, ancestors);
   } catch (error) {
-    return `[Unserializable: ${
-      error instanceof Error ? error.message : String(error)
-    }]`;
+    return unserializable(error);
   } finally {
     ancestors.pop();
   }
@@ -123,7 +140,9 @@ function encodeObject(
     return {
       $map: Array.from(value, ([key, item]) => [
         encode(key, redact, ancestors),
-        encode(item, redact, ancestors),
+        typeof key === "string" && redact?.has(key)
+          ? REDACTED
+          : encode(item, redact, ancestors),
       ]),
     };
   }
@@ -150,9 +169,7 @@ function encodeObject(
     try {
       item = (value as Record<string, unknown>)[key];
     } catch (error) {
-      result[key] = `[Unserializable: ${
-        error instanceof Error ? error.message : String(error)
-      }]`;
+      result[key] = unserializable(error);
       continue;
     }
     if (item !== undefined) result[key] = encode(item, redact, ancestors);
@@ -165,38 +182,96 @@ function encodeError(
   redact: ReadonlySet<string> | undefined,
   ancestors: object[],
 ): unknown {
+  // Each part is read on its own, so that one that throws when read (a
+  // getter) spoils only itself.
   const result: Record<string, unknown> = {
-    name: error.name,
-    message: error.message,
+    name: readString(() => error.name),
+    message: readString(() => error.message),
   };
-  if (error instanceof AggregateError) {
-    result.errors = Array.from(
-      error.errors,
-      (inner) => encode(inner, redact, ancestors),
-    );
+  try {
+    if (error instanceof AggregateError) {
+      result.errors = Array.from(
+        error.errors,
+        (inner) => encode(inner, redact, ancestors),
+      );
+    }
+  } catch (failure) {
+    result.errors = unserializable(failure);
   }
-  if (error.cause !== undefined) {
-    result.cause = encode(error.cause, redact, ancestors);
+  try {
+    const cause = error.cause;
+    if (cause !== undefined) result.cause = encode(cause, redact, ancestors);
+  } catch (failure) {
+    result.cause = unserializable(failure);
   }
   return result;
 }
 
+function readString(read: () => unknown): string {
+  try {
+    return String(read());
+  } catch (error) {
+    return unserializable(error);
+  }
+}
+
 /**
  * `JSON.stringify` for any value, in the forms of {@linkcode toJsonValue}:
- * plain data takes the native path, anything else is encoded first.
+ * plain data takes the native path, anything else is encoded first. Never
+ * throws.
  */
 export function stringify(
   value: unknown,
   redact?: ReadonlySet<string>,
 ): string {
-  if (isPlain(value, 0, redact)) return JSON.stringify(value);
+  try {
+    // A getter may throw on the first read (in isPlain) or only on a later
+    // one (in JSON.stringify); either way the value takes the slow path,
+    // which gives what throws its documented form.
+    if (isPlain(value, 0, redact)) return JSON.stringify(value);
+  } catch {
+    // The slow path below.
+  }
   return JSON.stringify(encode(value, redact, []));
 }
 
-/** The JSON form of an error in a record: name, message, inner errors. */
-export function errorJson(error: unknown): SerializedError {
-  if (error instanceof Error) {
-    return encode(error, undefined, []) as SerializedError;
+/**
+ * The JSON form of an error in a record: name, message, inner errors and
+ * cause, with `redact` applied inside the inner errors and the cause. Never
+ * throws: what cannot be read takes the `"[Unserializable: message]"` form.
+ */
+export function errorJson(
+  error: unknown,
+  redact?: ReadonlySet<string>,
+): SerializedError {
+  let isError: boolean;
+  try {
+    isError = error instanceof Error;
+  } catch (failure) {
+    return { name: "unknown", message: unserializable(failure) };
   }
-  return { name: typeof error, message: String(error) };
+  if (isError) {
+    const json = encode(error, redact, []);
+    if (typeof json === "object" && json !== null) {
+      return json as SerializedError;
+    }
+    return { name: "Error", message: String(json) };
+  }
+  return { name: typeof error, message: readString(() => String(error)) };
+}
+
+/**
+ * The JSON form of a record-like object whose own keys are fields of a
+ * format, not data: `redact` applies below them, never to them.
+ */
+export function toJsonFields(
+  fields: Readonly<Record<string, unknown>>,
+  redact: ReadonlySet<string> | undefined,
+): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    if (value !== undefined) result[key] = encode(value, redact, []);
+  }
+  return result;
 }

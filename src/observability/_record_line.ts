@@ -7,7 +7,12 @@
 // while a record in memory says `kind`, `type` and `durationMs`.
 import type { MessageKind } from "../core/messages.ts";
 import type { SerializedError } from "../core/types.ts";
-import { stringify } from "../core/_json.ts";
+import {
+  errorJson,
+  stringify,
+  toJsonFields,
+  toJsonValue,
+} from "../core/_json.ts";
 import type { DispatchRecord } from "./recorder.ts";
 
 // JSON.stringify has a fixed cost per call, so a record line calls it as
@@ -25,6 +30,19 @@ const SAFE_TIMESTAMP = /^[0-9TZ:.-]*$/;
  * and escaped when needed.
  */
 export const TRUSTED_TS: unique symbol = Symbol("trusted ts");
+
+/**
+ * The value a failed dispatch threw, on a record from the recorder: a store
+ * with `redact` encodes the error from it, so that redaction reaches inside
+ * its cause as it was (a Map, say) rather than its JSON form.
+ */
+export const THROWN: unique symbol = Symbol("thrown");
+
+/** A record as the recorder hands it over. */
+export type RecorderRecord = DispatchRecord & {
+  readonly [TRUSTED_TS]?: true;
+  readonly [THROWN]?: unknown;
+};
 
 function quoteName(name: string): string {
   let quoted = quotedNames.get(name);
@@ -47,12 +65,52 @@ function scalarOrStringify(
   return stringify(value, redact);
 }
 
+// The record's error with `redact` applied inside its cause and inner
+// errors, never to the names and messages of the errors themselves.
+function redactedError(
+  record: RecorderRecord,
+  redact: ReadonlySet<string>,
+): unknown {
+  const thrown = record[THROWN];
+  if (thrown !== undefined) return errorJson(thrown, redact);
+  return redactErrorJson(record.error, redact);
+}
+
+// A record from elsewhere holds its error in its JSON form already: an
+// object with a string name and message is taken for an error.
+function redactErrorJson(
+  value: unknown,
+  redact: ReadonlySet<string>,
+): unknown {
+  try {
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      const { name, message, errors, cause, ...rest } = value as Record<
+        string,
+        unknown
+      >;
+      if (typeof name === "string" && typeof message === "string") {
+        const result: Record<string, unknown> = { name, message };
+        if (errors !== undefined) {
+          result.errors = Array.isArray(errors)
+            ? errors.map((inner) => redactErrorJson(inner, redact))
+            : toJsonValue(errors, redact);
+        }
+        if (cause !== undefined) result.cause = redactErrorJson(cause, redact);
+        return Object.assign(result, toJsonValue(rest, redact));
+      }
+    }
+  } catch {
+    // Not data after all: the general form below.
+  }
+  return toJsonValue(value, redact);
+}
+
 /**
  * One record as a JSON line (without the newline), in the on-disk form:
  * what `JSON.stringify` of that form gives, in under half the time.
  */
 export function encodeRecord(
-  record: DispatchRecord & { readonly [TRUSTED_TS]?: true },
+  record: RecorderRecord,
   redact?: ReadonlySet<string>,
 ): string {
   const ts = record[TRUSTED_TS] === true ||
@@ -65,8 +123,31 @@ export function encodeRecord(
   },"payload":${scalarOrStringify(record.payload, redact)},"duration_ns":${
     Number.isFinite(durationNs) ? durationNs : "null"
   },"result":${scalarOrStringify(record.result, redact)},"error":${
-    scalarOrStringify(record.error, undefined)
+    record.error === null || redact === undefined
+      ? scalarOrStringify(record.error, undefined)
+      : stringify(redactedError(record, redact))
   }}`;
+}
+
+/**
+ * One record in its JSON form, as a memory store keeps it: the form a line
+ * decodes to, with `redact` applied as {@linkcode encodeRecord} applies it.
+ */
+export function recordJson(
+  record: RecorderRecord,
+  redact?: ReadonlySet<string>,
+): DispatchRecord {
+  if (redact === undefined) return toJsonValue(record) as DispatchRecord;
+  const json = toJsonFields({
+    ts: record.ts,
+    kind: record.kind,
+    type: record.type,
+    payload: record.payload,
+    durationMs: record.durationMs,
+    result: record.result,
+  }, redact);
+  json.error = record.error === null ? null : redactedError(record, redact);
+  return json as unknown as DispatchRecord;
 }
 
 /** What a line of a recording holds. */

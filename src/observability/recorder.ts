@@ -6,12 +6,13 @@
  * @module
  */
 
-import { type Clock, performanceClock } from "../core/clock.ts";
-import type { MessageKind } from "../core/messages.ts";
+import { type Clock, performanceClock, systemClock } from "../core/clock.ts";
+import type { AnyMessage, MessageKind } from "../core/messages.ts";
 import type { Middleware, SerializedError } from "../core/types.ts";
 import { errorJson } from "../core/_json.ts";
+import { rateLimitedLog } from "../core/_rate_limited_log.ts";
 import { observing } from "./_observe.ts";
-import { TRUSTED_TS } from "./_record_line.ts";
+import { THROWN, TRUSTED_TS } from "./_record_line.ts";
 import { isoTimestamp } from "./_timestamp.ts";
 
 /**
@@ -42,7 +43,9 @@ export interface DispatchRecord {
 
 /**
  * Where a recorder puts its records. `write` is called on the dispatch path,
- * once per recorded dispatch: it must be quick and must not throw.
+ * once per recorded dispatch: it must be quick and should not throw. A
+ * recorder reports a `write` that throws, or returns a promise that rejects,
+ * on the console, and the dispatch goes on.
  */
 export interface RecordStore {
   /** Takes one record. Its values are as the dispatch saw them. */
@@ -70,8 +73,11 @@ export interface RecorderOptions {
  * A middleware that records every dispatch (or every failed one) to `store`.
  * A synchronous dispatch is recorded when it returns or throws; an
  * asynchronous one when its promise settles, with the time it started. What
- * the caller gets is unchanged; a store that throws is reported on the
- * console (once, naming the dispatch) and never fails the dispatch.
+ * the caller gets is unchanged. A store that throws, or whose `write`
+ * returns a promise that rejects, never fails the dispatch; each failure is
+ * reported on the console, naming the dispatch: at once when the previous
+ * report is older than 10 s, else summed up in one line when those 10 s end
+ * (timed by `clock`).
  *
  * @param store Where the records go.
  * @param options What to record, and the clock.
@@ -120,12 +126,37 @@ export function recorder(
   const now = clock === performanceClock ? () => performance.now() : clock.now;
   const epoch = clock === performanceClock ? performance.timeOrigin : 0;
   const onlyErrors = mode === "errors";
-  let storeFailed = false;
+  const failures = rateLimitedLog(
+    (line, error) => console.error(line, error),
+    clock,
+    clock === performanceClock || clock === systemClock,
+  );
+  function storeFailed(message: AnyMessage, error: unknown): void {
+    failures.report(
+      `recorder: the store failed to take the record of ${message.kind} "${message.type}"`,
+      error,
+    );
+  }
+  function watch(returned: unknown, message: AnyMessage): void {
+    try {
+      const then = (returned as PromiseLike<unknown>).then;
+      if (typeof then === "function") {
+        then.call(
+          returned,
+          undefined,
+          (error: unknown) => storeFailed(message, error),
+        );
+      }
+    } catch (error) {
+      storeFailed(message, error);
+    }
+  }
   return observing((message, start, outcome, failed) => {
     if (onlyErrors && !failed) return;
     const end = now();
+    let returned: unknown;
     try {
-      store.write({
+      returned = store.write({
         ts: isoTimestamp(epoch + start),
         kind: message.kind,
         type: message.type,
@@ -134,15 +165,14 @@ export function recorder(
         result: failed || outcome === undefined ? null : outcome,
         error: failed ? errorJson(outcome) : null,
         [TRUSTED_TS]: true,
+        [THROWN]: failed ? outcome : undefined,
       } as DispatchRecord);
     } catch (error) {
-      if (!storeFailed) {
-        storeFailed = true;
-        console.error(
-          `recorder: the store failed to take the record of ${message.kind} "${message.type}"; further failures are not reported`,
-          error,
-        );
-      }
+      storeFailed(message, error);
+      return;
     }
+    // A store is typed to return nothing; one that returns a promise gets
+    // its rejection reported rather than left unhandled.
+    if (returned !== undefined && returned !== null) watch(returned, message);
   }, now);
 }

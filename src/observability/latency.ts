@@ -7,9 +7,17 @@
  */
 
 import { type Clock, performanceClock } from "../core/clock.ts";
-import type { Message, MessageKind } from "../core/messages.ts";
+import { NoHandlerError } from "../core/errors.ts";
+import type { AnyMessage, Message, MessageKind } from "../core/messages.ts";
 import type { Middleware } from "../core/types.ts";
-import { numberOption } from "../core/_options.ts";
+import {
+  clockOption,
+  functionOption,
+  integerOption,
+  numberOption,
+  optionsObject,
+  shown,
+} from "../core/_options.ts";
 import { observing } from "./_observe.ts";
 import { percentile } from "./_percentiles.ts";
 
@@ -61,6 +69,14 @@ export interface LatencyStatsOptions {
    * @default {10000}
    */
   readonly maxSamples?: number;
+  /**
+   * How many message types are kept apart. Past it, further types are
+   * counted together as one, `"_other"`, and a warning is printed once, so
+   * that memory stays bounded whatever names are dispatched.
+   *
+   * @default {1000}
+   */
+  readonly maxTypes?: number;
 }
 
 /**
@@ -81,9 +97,10 @@ export interface SeparationOptions {
 export interface LatencyStats {
   /**
    * Counts one dispatch of `message`'s type and keeps its duration, in
-   * milliseconds, when one is given (a sampled-out dispatch is only counted).
+   * milliseconds. Without a duration (a sampled-out dispatch) it only counts
+   * a type already timed, and returns whether it did.
    */
-  record(message: Pick<Message, "kind" | "type">, durationMs?: number): void;
+  record(message: Pick<Message, "kind" | "type">, durationMs?: number): boolean;
   /** The summary of one type, or `undefined` when it was never timed. */
   percentiles(type: string): LatencySummary | undefined;
   /** The summaries of every timed type, by name. */
@@ -112,9 +129,14 @@ interface Samples {
   next: number;
 }
 
+const ACTION = "use latency stats";
+
+/** The name types past `maxTypes` are counted under. */
+const OTHER = "_other";
+
 function positive(name: string, value: number, integer: boolean): number {
   return numberOption(
-    "use latency stats",
+    ACTION,
     name,
     value,
     (number) =>
@@ -126,11 +148,14 @@ function positive(name: string, value: number, integer: boolean): number {
 
 /**
  * Creates an empty store of durations per message type, keeping the most
- * recent `maxSamples` of each.
+ * recent `maxSamples` of each, for at most `maxTypes` types; further types
+ * are counted together as `"_other"`.
  *
- * @param options How many samples to keep.
+ * @param options How many samples and types to keep.
  * @returns The stats.
- * @throws {RangeError} When `maxSamples` is not a positive integer.
+ * @throws {TypeError} When `options` is not an object.
+ * @throws {RangeError} When `maxSamples` or `maxTypes` is not a positive
+ * integer.
  *
  * @example Percentiles and separation signals
  * ```ts
@@ -152,11 +177,35 @@ function positive(name: string, value: number, integer: boolean): number {
  * ```
  */
 export function createLatencyStats(
-  options: LatencyStatsOptions = {},
+  options?: LatencyStatsOptions,
 ): LatencyStats {
-  const maxSamples = positive("maxSamples", options.maxSamples ?? 10_000, true);
+  const given: LatencyStatsOptions = optionsObject(ACTION, options);
+  const maxSamples = positive("maxSamples", given.maxSamples ?? 10_000, true);
+  const maxTypes = integerOption(ACTION, "maxTypes", given.maxTypes ?? 1000, 1);
   const byType = new Map<string, Samples>();
   let baseline = new Map<string, number>();
+  let warned = false;
+
+  // Only on a type's first timed dispatch: the bound costs nothing after.
+  function samplesOf(message: Pick<Message, "kind" | "type">): Samples {
+    if (byType.size < maxTypes) {
+      const samples = { kind: message.kind, count: 0, values: [], next: 0 };
+      byType.set(message.type, samples);
+      return samples;
+    }
+    let other = byType.get(OTHER);
+    if (other === undefined) {
+      if (!warned) {
+        warned = true;
+        console.warn(
+          `latency: more than ${maxTypes} message types; ${message.kind} "${message.type}" and further types are counted together as "${OTHER}" (raise maxTypes to keep them apart)`,
+        );
+      }
+      other = { kind: message.kind, count: 0, values: [], next: 0 };
+      byType.set(OTHER, other);
+    }
+    return other;
+  }
 
   function summary(type: string, samples: Samples): LatencySummary {
     const sorted = Float64Array.from(samples.values).sort();
@@ -176,17 +225,18 @@ export function createLatencyStats(
     record(message, durationMs) {
       let samples = byType.get(message.type);
       if (samples === undefined) {
-        samples = { kind: message.kind, count: 0, values: [], next: 0 };
-        byType.set(message.type, samples);
+        if (durationMs === undefined) return false;
+        samples = samplesOf(message);
       }
       samples.count++;
-      if (durationMs === undefined) return;
+      if (durationMs === undefined) return true;
       if (samples.values.length < maxSamples) {
         samples.values.push(durationMs);
       } else {
         samples.values[samples.next] = durationMs;
         samples.next = (samples.next + 1) % maxSamples;
       }
+      return true;
     },
     percentiles(type) {
       const samples = byType.get(type);
@@ -229,6 +279,7 @@ export function createLatencyStats(
     reset() {
       byType.clear();
       baseline = new Map();
+      warned = false;
     },
   };
   return stats;
@@ -260,7 +311,8 @@ export interface LatencyOptions {
   readonly thresholdMs?: number;
   /**
    * Told about each slow dispatch. By default a warning is printed, at most
-   * once per message type per minute.
+   * once per message type per minute. If it throws, its error is reported
+   * on the console and the dispatch's outcome is unchanged.
    */
   readonly onSlow?: (slow: SlowDispatch) => void;
   /**
@@ -284,12 +336,17 @@ const MINUTE_MS = 60_000;
 /**
  * A middleware that times every dispatch (when it returns, throws or its
  * promise settles) into `stats`, and reports slow ones. Works on the
- * synchronous and the asynchronous bus.
+ * synchronous and the asynchronous bus. A dispatch that finds no handler
+ * (a `NoHandlerError` for its own type) is not recorded: names without
+ * handlers leave nothing in `stats`.
  *
  * @param stats Where durations go.
  * @param options The slow threshold, what to do about slow dispatches,
  * sampling and the clock.
  * @returns The middleware.
+ * @throws {TypeError} When `stats` has no `record` method, or `options`,
+ * `onSlow` or `clock` is not what it should be (a clock has `now`,
+ * `setTimeout` and `clearTimeout`).
  * @throws {RangeError} When `thresholdMs` is not a positive number or
  * `sampleEvery` not a positive integer.
  *
@@ -313,40 +370,74 @@ const MINUTE_MS = 60_000;
  */
 export function latency(
   stats: LatencyStats,
-  options: LatencyOptions = {},
+  options?: LatencyOptions,
 ): Middleware {
+  if (typeof (stats as Partial<LatencyStats> | null)?.record !== "function") {
+    throw new TypeError(
+      `Cannot create latency as 'stats' must be latency stats (from createLatencyStats()): current value is ${
+        shown(stats)
+      }`,
+    );
+  }
+  const given: LatencyOptions = optionsObject("create latency", options);
   const thresholdMs = positive(
     "thresholdMs",
-    options.thresholdMs ?? 100,
+    given.thresholdMs ?? 100,
     false,
   );
-  const sampleEvery = positive("sampleEvery", options.sampleEvery ?? 1, true);
-  const clock = options.clock ?? performanceClock;
+  const sampleEvery = positive("sampleEvery", given.sampleEvery ?? 1, true);
+  const clock = clockOption("create latency", given.clock, performanceClock);
   const now = clock === performanceClock ? () => performance.now() : clock.now;
-  const onSlow = options.onSlow ?? warnOncePerMinute(now);
-  const timed = observing((message, start, _outcome, _failed) => {
-    const durationMs = now() - start;
-    stats.record(message, durationMs);
-    if (durationMs > thresholdMs) {
+  const onSlow = functionOption("create latency", "onSlow", given.onSlow) ??
+    warnOncePerMinute(now);
+
+  // A callback that throws must not replace the dispatch's own outcome.
+  function tellSlow(message: AnyMessage, durationMs: number): void {
+    try {
       onSlow({
         type: message.type,
         kind: message.kind,
         durationMs,
         thresholdMs,
       });
+    } catch (error) {
+      console.error(
+        `latency: 'onSlow' threw for ${message.kind} "${message.type}"; the dispatch goes on:`,
+        error,
+      );
     }
+  }
+
+  const timed = observing((message, start, outcome, failed) => {
+    const durationMs = now() - start;
+    if (failed && isNoHandler(outcome, message)) return;
+    stats.record(message, durationMs);
+    if (durationMs > thresholdMs) tellSlow(message, durationMs);
   }, now);
   if (sampleEvery === 1) return timed;
   let countdown = 0;
   return (message, next, context) => {
-    if (countdown-- === 0) {
+    if (countdown === 0) {
       countdown = sampleEvery - 1;
       return timed(message, next, context);
     }
-    stats.record(message);
-    return next(message);
+    countdown--;
+    // A type never timed yet is timed now: a name without a handler is
+    // then seen to have none, and counted nowhere.
+    return stats.record(message)
+      ? next(message)
+      : timed(message, next, context);
   };
 }
+
+/** Whether `error` says that `message` itself found no handler. */
+function isNoHandler(error: unknown, message: AnyMessage): boolean {
+  return error instanceof NoHandlerError && error.type === message.type &&
+    error.kind === message.kind;
+}
+
+// Bounded like the stats: at most this many types are remembered.
+const MAX_WARNED_TYPES = 1000;
 
 function warnOncePerMinute(now: () => number): (slow: SlowDispatch) => void {
   const lastWarned = new Map<string, number>();
@@ -354,6 +445,15 @@ function warnOncePerMinute(now: () => number): (slow: SlowDispatch) => void {
     const at = now();
     const last = lastWarned.get(slow.type);
     if (last !== undefined && at - last < MINUTE_MS) return;
+    if (last === undefined && lastWarned.size >= MAX_WARNED_TYPES) {
+      for (const [type, when] of lastWarned) {
+        if (at - when >= MINUTE_MS) lastWarned.delete(type);
+      }
+      // Every one warned of within the minute: stop remembering the oldest.
+      if (lastWarned.size >= MAX_WARNED_TYPES) {
+        lastWarned.delete(lastWarned.keys().next().value!);
+      }
+    }
     lastWarned.set(slow.type, at);
     console.warn(
       `latency: ${slow.kind} "${slow.type}" took ${

@@ -7,8 +7,15 @@
  */
 
 import { type Clock, performanceClock } from "../core/clock.ts";
+import { NoHandlerError } from "../core/errors.ts";
 import type { AnyMessage, MessageKind } from "../core/messages.ts";
 import type { Middleware } from "../core/types.ts";
+import {
+  clockOption,
+  integerOption,
+  optionsObject,
+  shown,
+} from "../core/_options.ts";
 import { observing } from "./_observe.ts";
 
 /** The default histogram buckets, in milliseconds: 10 µs to 10 s. */
@@ -45,6 +52,15 @@ export interface MetricsOptions {
    * @default {[0.01, 0.05, 0.1, 0.5, 1, 5, 10, 50, 100, 500, 1000, 5000, 10000]}
    */
   readonly bucketsMs?: readonly number[];
+  /**
+   * How many message types are counted apart. Past it, further types are
+   * counted together under the label `type="_other"`, and a warning is
+   * printed once, so that memory and the exposition stay bounded whatever
+   * names are dispatched.
+   *
+   * @default {1000}
+   */
+  readonly maxTypes?: number;
 }
 
 /**
@@ -88,6 +104,13 @@ export interface Metrics {
     durationMs: number,
     failed: boolean,
   ): void;
+  /**
+   * Takes back a start counted by `countStarted`, for a dispatch that found
+   * no handler, and forgets the type when nothing else is counted for it;
+   * the `metrics` middleware calls it, so that names without handlers leave
+   * nothing behind.
+   */
+  discardStarted(message: Pick<AnyMessage, "kind" | "type">): void;
   /** Every type's counts, sorted by kind and name. */
   snapshot(): MetricsEntry[];
   /** The Prometheus text exposition format (version 0.0.4). */
@@ -104,15 +127,32 @@ interface Entry {
   failed: number;
   readonly counts: number[];
   sumMs: number;
+  /** Its labels, `kind="…",type="…"`, made when first exposed. */
+  labels: string | undefined;
 }
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
-/** Escapes a label value: backslash, double quote and line feed. */
+/** The label types past `maxTypes` are counted under. */
+const OTHER = "_other";
+
+const LABEL_ESCAPES: Readonly<Record<string, string>> = {
+  "\\": "\\\\",
+  '"': '\\"',
+  "\n": "\\n",
+  "\r": "",
+  "\0": "",
+};
+
+/**
+ * A label value: backslash, double quote and line feed escaped as the text
+ * format says; carriage return and NUL, which it has no escape for and which
+ * would break the line for some readers, removed.
+ */
 function label(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(
-    /\n/g,
-    "\\n",
+  return value.replace(
+    /[\\"\n\r\0]/g,
+    (character) => LABEL_ESCAPES[character]!,
   );
 }
 
@@ -125,11 +165,17 @@ function number(value: number): string {
 /**
  * Creates empty dispatch metrics.
  *
- * @param options The metric name prefix and histogram buckets.
+ * At most `maxTypes` message types are counted apart; further types are
+ * counted together under `type="_other"`. A dispatch that found no handler
+ * leaves nothing (see {@linkcode Metrics.discardStarted}).
+ *
+ * @param options The metric name prefix, histogram buckets and the bound on
+ * types.
  * @returns The metrics.
- * @throws {TypeError} When `prefix` is not a valid Prometheus metric name.
+ * @throws {TypeError} When `options` is not an object or `prefix` is not a
+ * valid Prometheus metric name.
  * @throws {RangeError} When `bucketsMs` is empty, not ascending or not finite
- * positive numbers.
+ * positive numbers, or `maxTypes` is not a positive integer.
  *
  * @example Counting and exposing
  * ```ts
@@ -145,8 +191,9 @@ function number(value: number): string {
  * match(m.toPrometheus(), /^message_bus_succeeded_total\{kind="query",type="GetUser"\} 1$/m);
  * ```
  */
-export function createMetrics(options: MetricsOptions = {}): Metrics {
-  const prefix = options.prefix ?? "message_bus";
+export function createMetrics(options?: MetricsOptions): Metrics {
+  const given: MetricsOptions = optionsObject("create metrics", options);
+  const prefix = given.prefix ?? "message_bus";
   if (typeof prefix !== "string" || !METRIC_NAME.test(prefix)) {
     throw new TypeError(
       `Cannot create metrics as 'prefix' must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*): current value is ${
@@ -154,7 +201,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       }`,
     );
   }
-  const buckets = [...(options.bucketsMs ?? DEFAULT_BUCKETS_MS)];
+  const bucketsMs = given.bucketsMs ?? DEFAULT_BUCKETS_MS;
+  if (!Array.isArray(bucketsMs)) {
+    throw new TypeError(
+      `Cannot create metrics as 'bucketsMs' must be an array of milliseconds: current value is ${
+        shown(bucketsMs)
+      }`,
+    );
+  }
+  const buckets: number[] = [...bucketsMs];
   const ascending = buckets.every((bound, index) =>
     Number.isFinite(bound) && bound > 0 &&
     (index === 0 || bound > buckets[index - 1]!)
@@ -166,28 +221,83 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       }]`,
     );
   }
-  const entries = new Map<string, Entry>();
+  const maxTypes = integerOption(
+    "create metrics",
+    "maxTypes",
+    given.maxTypes ?? 1000,
+    1,
+  );
+  // By name: a message name is almost always of one kind, so the common
+  // lookup is one `Map.get` with no key to build. A name used by a second
+  // kind is kept in `byKindAndType`.
+  const byType = new Map<string, Entry>();
+  const byKindAndType = new Map<string, Entry>();
+  // Entries of names not past the bound: `_other` entries are not counted.
+  let kept = 0;
+  let warned = false;
 
-  function entry(message: Pick<AnyMessage, "kind" | "type">): Entry {
-    const key = `${message.kind}\u0000${message.type}`;
-    let found = entries.get(key);
-    if (found === undefined) {
-      found = {
-        kind: message.kind,
-        type: message.type,
-        dispatched: 0,
-        succeeded: 0,
-        failed: 0,
-        counts: new Array(buckets.length).fill(0),
-        sumMs: 0,
-      };
-      entries.set(key, found);
+  type Named = Pick<AnyMessage, "kind" | "type">;
+
+  function find(kind: MessageKind, type: string): Entry | undefined {
+    const found = byType.get(type);
+    if (found === undefined || found.kind === kind) return found;
+    return byKindAndType.get(`${kind}\u0000${type}`);
+  }
+
+  function add(kind: MessageKind, type: string): Entry {
+    const created: Entry = {
+      kind,
+      type,
+      dispatched: 0,
+      succeeded: 0,
+      failed: 0,
+      counts: new Array(buckets.length).fill(0),
+      sumMs: 0,
+      labels: undefined,
+    };
+    if (byType.has(type)) byKindAndType.set(`${kind}\u0000${type}`, created);
+    else byType.set(type, created);
+    return created;
+  }
+
+  function remove(found: Entry): void {
+    if (byType.get(found.type) === found) byType.delete(found.type);
+    else byKindAndType.delete(`${found.kind}\u0000${found.type}`);
+    if (found.type !== OTHER) kept--;
+  }
+
+  function other(message: Named): Entry {
+    const found = find(message.kind, OTHER);
+    if (found !== undefined) return found;
+    if (!warned) {
+      warned = true;
+      console.warn(
+        `metrics: more than ${maxTypes} message types; ${message.kind} "${message.type}" and further types are counted together as type="${OTHER}" (raise maxTypes to keep them apart)`,
+      );
     }
-    return found;
+    return add(message.kind, OTHER);
+  }
+
+  /** The entry of a type, made when there is room, else `_other`'s. */
+  function entry(message: Named): Entry {
+    const found = find(message.kind, message.type);
+    if (found !== undefined) return found;
+    if (kept >= maxTypes) return other(message);
+    kept++;
+    return add(message.kind, message.type);
+  }
+
+  /**
+   * The entry a started dispatch was counted in: its own, or `_other`'s when
+   * it has none (it was started past the bound).
+   */
+  function started(message: Named): Entry {
+    return find(message.kind, message.type) ??
+      find(message.kind, OTHER) ?? entry(message);
   }
 
   function sorted(): Entry[] {
-    return [...entries.values()].sort((a, b) =>
+    return [...byType.values(), ...byKindAndType.values()].sort((a, b) =>
       a.kind === b.kind
         ? (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)
         : (a.kind < b.kind ? -1 : 1)
@@ -200,7 +310,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       entry(message).dispatched++;
     },
     countFinished(message, durationMs, failed) {
-      const found = entry(message);
+      const found = started(message);
       if (failed) found.failed++;
       else found.succeeded++;
       found.sumMs += durationMs;
@@ -209,6 +319,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       let index = 0;
       while (index < buckets.length && durationMs > buckets[index]!) index++;
       if (index < buckets.length) found.counts[index]!++;
+    },
+    discardStarted(message) {
+      const found = find(message.kind, message.type) ??
+        find(message.kind, OTHER);
+      if (found === undefined) return;
+      if (found.dispatched > 0) found.dispatched--;
+      if (found.dispatched === 0 && found.succeeded + found.failed === 0) {
+        remove(found);
+      }
     },
     snapshot() {
       return sorted().map((e) => {
@@ -226,6 +345,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     toPrometheus() {
       const lines: string[] = [];
+      const all = sorted();
+      const labelsOf = (e: Entry) =>
+        e.labels ??= `kind="${label(e.kind)}",type="${label(e.type)}"`;
       const counter = (
         name: string,
         help: string,
@@ -233,11 +355,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       ) => {
         lines.push(`# HELP ${prefix}_${name} ${help}`);
         lines.push(`# TYPE ${prefix}_${name} counter`);
-        for (const e of sorted()) {
+        for (const e of all) {
           lines.push(
-            `${prefix}_${name}{kind="${e.kind}",type="${label(e.type)}"} ${
-              pick(e)
-            }`,
+            `${prefix}_${name}{${labelsOf(e)}} ${pick(e)}`,
           );
         }
       };
@@ -261,8 +381,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         `# HELP ${histogram} Duration of finished dispatches in seconds, by message kind and type.`,
       );
       lines.push(`# TYPE ${histogram} histogram`);
-      for (const e of sorted()) {
-        const labels = `kind="${e.kind}",type="${label(e.type)}"`;
+      for (const e of all) {
+        const labels = labelsOf(e);
         let running = 0;
         buckets.forEach((bound, index) => {
           running += e.counts[index]!;
@@ -280,7 +400,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       return `${lines.join("\n")}\n`;
     },
     reset() {
-      entries.clear();
+      byType.clear();
+      byKindAndType.clear();
+      kept = 0;
+      warned = false;
     },
   };
 }
@@ -297,11 +420,16 @@ export interface MetricsMiddlewareOptions {
 
 /**
  * A middleware that counts every dispatch in `m` and times it into its
- * histogram. Works on the synchronous and the asynchronous bus.
+ * histogram. Works on the synchronous and the asynchronous bus. A dispatch
+ * that finds no handler (a `NoHandlerError` for its own type) is taken back
+ * with `m.discardStarted`: names without handlers leave nothing in `m`.
  *
  * @param m Where the counts go.
  * @param options The clock, for tests.
  * @returns The middleware.
+ * @throws {TypeError} When `m` is not metrics (from `createMetrics()`), or
+ * `options` or `clock` is not what it should be (a clock has `now`,
+ * `setTimeout` and `clearTimeout`).
  *
  * @example Counting successes and failures
  * ```ts
@@ -323,17 +451,45 @@ export interface MetricsMiddlewareOptions {
  */
 export function metrics(
   m: Metrics,
-  options: MetricsMiddlewareOptions = {},
+  options?: MetricsMiddlewareOptions,
 ): Middleware {
-  const clock = options.clock ?? performanceClock;
+  const given = m as Partial<Metrics> | null;
+  if (
+    typeof given?.countStarted !== "function" ||
+    typeof given.countFinished !== "function" ||
+    typeof given.discardStarted !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot create metrics middleware as 'm' must be metrics (from createMetrics()), with countStarted(), countFinished() and discardStarted(): current value is ${
+        shown(m)
+      }`,
+    );
+  }
+  const { clock: clockGiven }: MetricsMiddlewareOptions = optionsObject(
+    "create metrics middleware",
+    options,
+  );
+  const clock = clockOption(
+    "create metrics middleware",
+    clockGiven,
+    performanceClock,
+  );
   const now = clock === performanceClock ? () => performance.now() : clock.now;
-  const timed = observing((message, start, _outcome, failed) => {
-    m.countFinished(message, now() - start, failed);
+  const timed = observing((message, start, outcome, failed) => {
+    const durationMs = now() - start;
+    if (failed && isNoHandler(outcome, message)) m.discardStarted(message);
+    else m.countFinished(message, durationMs, failed);
   }, now);
   return (message, next, context) => {
     m.countStarted(message);
     return timed(message, next, context);
   };
+}
+
+/** Whether `error` says that `message` itself found no handler. */
+function isNoHandler(error: unknown, message: AnyMessage): boolean {
+  return error instanceof NoHandlerError && error.type === message.type &&
+    error.kind === message.kind;
 }
 
 /**

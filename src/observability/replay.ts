@@ -11,6 +11,7 @@ import type { AnyDefinition, AnyMessage } from "../core/messages.ts";
 import type { AsyncMessageBus, MessageBus } from "../core/types.ts";
 import { aKind, dispatchByKind } from "../core/_by_kind.ts";
 import { errorJson, toJsonValue } from "../core/_json.ts";
+import { shown } from "../core/_options.ts";
 import type { DispatchRecord } from "./recorder.ts";
 
 /**
@@ -87,8 +88,10 @@ export interface ReplayReport {
  * @param bus The bus to dispatch into.
  * @param options The definitions to rebuild messages with.
  * @returns What matched, what differed and what was skipped.
- * @throws {TypeError} When `options.definitions` is not an array of
- * definitions, or two of them share a name.
+ * @throws {TypeError} When `records` is not iterable, `bus` is not a bus,
+ * `options.definitions` is not an array of definitions or two of them share
+ * a name, or a record is not an object with a string `kind` and `type` (the
+ * error names its index).
  *
  * @example A recording as a regression test
  * ```ts
@@ -116,13 +119,15 @@ export async function replay(
   bus: MessageBus | AsyncMessageBus,
   options: ReplayOptions,
 ): Promise<ReplayReport> {
+  checkArguments(records, bus);
   const byName = definitionsByName(options?.definitions);
   const differences: ReplayDifference[] = [];
   const skipped: ReplaySkip[] = [];
   let total = 0;
   let matched = 0;
-  for await (const record of records) {
+  for await (const given of records) {
     const index = total++;
+    const record = checkRecord(given, index);
     const definition = byName.get(record.type);
     if (definition === undefined) {
       skipped.push({
@@ -158,6 +163,50 @@ export async function replay(
     differences,
     skipped,
   };
+}
+
+function checkArguments(records: unknown, bus: unknown): void {
+  const iterable = records as
+    | Partial<Iterable<unknown> & AsyncIterable<unknown>>
+    | null;
+  if (
+    typeof iterable?.[Symbol.iterator] !== "function" &&
+    typeof iterable?.[Symbol.asyncIterator] !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot replay as 'records' must be an iterable or async iterable of dispatch records: current value is ${
+        shown(records)
+      }`,
+    );
+  }
+  const methods = bus as Partial<MessageBus> | null;
+  if (
+    typeof methods?.send !== "function" ||
+    typeof methods.execute !== "function" ||
+    typeof methods.publish !== "function" ||
+    typeof methods.dispatch !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot replay as 'bus' must be a message bus, with send(), execute(), publish() and dispatch(): current value is ${
+        shown(bus)
+      }`,
+    );
+  }
+}
+
+function checkRecord(record: unknown, index: number): DispatchRecord {
+  const given = record as Partial<DispatchRecord> | null;
+  if (
+    typeof given !== "object" || given === null ||
+    typeof given.kind !== "string" || typeof given.type !== "string"
+  ) {
+    throw new TypeError(
+      `Cannot replay as record ${index} of 'records' must be a dispatch record, with a string 'kind' and 'type': current value is ${
+        shown(record)
+      }`,
+    );
+  }
+  return given as DispatchRecord;
 }
 
 async function outcomeOf(

@@ -16,7 +16,7 @@
  */
 
 import type { MessageKind } from "../core/messages.ts";
-import { integerOption } from "../core/_options.ts";
+import { integerOption, optionsObject, shown } from "../core/_options.ts";
 import { listRuns, readRecording } from "./jsonl_store.ts";
 import type { DispatchRecord } from "./recorder.ts";
 import { percentile } from "./_percentiles.ts";
@@ -121,11 +121,24 @@ function plural(count: number, one: string, many: string): string {
   return `${count} ${count === 1 ? one : many}`;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(
-    />/g,
-    "&gt;",
-  ).replace(/"/g, "&quot;");
+const HTML_ESCAPES: Readonly<Record<string, string>> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+/**
+ * `value` as text that is safe anywhere in the page: in an element and in a
+ * quoted attribute alike. A recording is read from a file, so every field of
+ * a record goes through here, whatever its type.
+ */
+function escapeHtml(value: unknown): string {
+  return String(value).replace(
+    /[&<>"']/g,
+    (character) => HTML_ESCAPES[character]!,
+  );
 }
 
 /** The smallest of 1, 2 and 5 times a power of ten that is at least `min`. */
@@ -654,10 +667,22 @@ function legend(failed: number): string {
 const MAX_PAYLOAD_CHARACTERS = 300;
 
 function payloadText(payload: unknown): string {
-  const text = JSON.stringify(payload) ?? "";
+  let text: string;
+  try {
+    text = JSON.stringify(payload) ?? "";
+  } catch {
+    // A payload with no JSON form (a cycle, a BigInt) still shows.
+    text = String(payload);
+  }
   return text.length > MAX_PAYLOAD_CHARACTERS
     ? `${text.slice(0, MAX_PAYLOAD_CHARACTERS)}…`
     : text;
+}
+
+function errorText(error: unknown): string {
+  if (typeof error !== "object" || error === null) return String(error);
+  const { name, message } = error as { name?: unknown; message?: unknown };
+  return `${String(name)}: ${String(message)}`;
 }
 
 function recordTable(id: string, records: readonly DispatchRecord[]): string {
@@ -670,7 +695,7 @@ function recordTable(id: string, records: readonly DispatchRecord[]): string {
     }</td><td>${
       record.error === null || record.error === undefined
         ? ""
-        : escapeHtml(`${record.error.name}: ${record.error.message}`)
+        : escapeHtml(errorText(record.error))
     }</td><td class="payload"><code>${
       escapeHtml(payloadText(record.payload))
     }</code></td></tr>`
@@ -812,6 +837,26 @@ ${recordTable("failed", collected.failures)}
   return { rows, table, html };
 }
 
+/**
+ * Throws a TypeError unless `record` has what the report reads: a string
+ * `kind` and `type`, and a number `durationMs`.
+ */
+function checkRecord(record: unknown, index: number): DispatchRecord {
+  const given = record as Partial<DispatchRecord> | null;
+  if (
+    typeof given !== "object" || given === null ||
+    typeof given.kind !== "string" || typeof given.type !== "string" ||
+    typeof given.durationMs !== "number"
+  ) {
+    throw new TypeError(
+      `Cannot render report as record ${index} must be a dispatch record, with a string 'kind' and 'type' and a number 'durationMs': current value is ${
+        shown(record)
+      }`,
+    );
+  }
+  return given as DispatchRecord;
+}
+
 function collectorFor(options: ReportOptions) {
   return createReportCollector({
     slowest: integerOption(
@@ -836,6 +881,9 @@ function collectorFor(options: ReportOptions) {
  * @param records The recording, for example from {@linkcode readRecording}.
  * @param options The title and how many slow and failed dispatches to list.
  * @returns The rows, the table and the HTML.
+ * @throws {TypeError} When `records` is not iterable, `options` is not an
+ * object, or a record lacks a string `kind` and `type` or a number
+ * `durationMs` (the error names its index).
  * @throws {RangeError} When `slowest` or `failed` is not an integer of at
  * least 0.
  *
@@ -885,13 +933,25 @@ function collectorFor(options: ReportOptions) {
  */
 export function renderReport(
   records: Iterable<DispatchRecord>,
-  options: ReportOptions = {},
+  options?: ReportOptions,
 ): Report {
-  const collector = collectorFor(options);
-  for (const record of records) collector.add(record);
+  const given: ReportOptions = optionsObject("render report", options);
+  if (
+    typeof (records as Partial<Iterable<DispatchRecord>> | null)
+      ?.[Symbol.iterator] !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot render report as 'records' must be an iterable of dispatch records: current value is ${
+        shown(records)
+      }`,
+    );
+  }
+  const collector = collectorFor(given);
+  let index = 0;
+  for (const record of records) collector.add(checkRecord(record, index++));
   return renderCollected(
     collector.finish(),
-    options.title ?? "Message bus report",
+    given.title ?? "Message bus report",
   );
 }
 
@@ -916,7 +976,10 @@ async function main(target: string | undefined): Promise<number> {
     path = runs[runs.length - 1]!.path;
   }
   const collector = collectorFor({});
-  for await (const record of readRecording(path)) collector.add(record);
+  let index = 0;
+  for await (const record of readRecording(path)) {
+    collector.add(checkRecord(record, index++));
+  }
   const collected = collector.finish();
   const report = renderCollected(
     collected,

@@ -7,10 +7,16 @@
  */
 
 import { type Clock, systemClock } from "../core/clock.ts";
-import { CircuitOpenError } from "../core/errors.ts";
+import { CircuitOpenError, NoHandlerError } from "../core/errors.ts";
 import type { AnyMessage, MessageKind } from "../core/messages.ts";
 import type { Middleware, NextFunction } from "../core/types.ts";
-import { integerOption, numberOption } from "../core/_options.ts";
+import {
+  clockOption,
+  functionOption,
+  integerOption,
+  optionsObject,
+  timerMsOption,
+} from "../core/_options.ts";
 
 /**
  * The state of one message type's circuit: `"closed"` (dispatches run),
@@ -53,19 +59,32 @@ export interface CircuitBreakerOptions {
    */
   readonly recoveryTimeoutMs?: number;
   /**
-   * Consecutive successful trials that close the circuit again.
+   * Consecutive successful trials that close the circuit again; also how
+   * many trial dispatches a half-open circuit lets run at a time.
    *
    * @default {1}
    */
   readonly successThreshold?: number;
-  /** Told about every change of state. */
+  /**
+   * Told about every change of state. If it throws, its error is reported on
+   * the console and the dispatch goes on.
+   */
   readonly onStateChange?: (change: CircuitStateChange) => void;
   /**
-   * Which errors count as failures.
+   * Which errors count as failures. A dispatch that found no handler
+   * (`NoHandlerError` for its own type) never counts.
    *
    * @default {() => true}
    */
   readonly isFailure?: (error: unknown) => boolean;
+  /**
+   * How many message types get a circuit of their own. Past it, further
+   * types share one circuit, named `"_other"`, and a warning is printed
+   * once.
+   *
+   * @default {1000}
+   */
+  readonly maxTypes?: number;
   /**
    * The clock; a fake one in tests.
    *
@@ -78,25 +97,47 @@ export interface CircuitBreakerOptions {
  * A circuit breaker middleware, with the state of each message type readable.
  */
 export interface CircuitBreaker extends Middleware {
-  /** The state of a message type's circuit ("closed" when never seen). */
+  /**
+   * The state of a message type's circuit ("closed" when it has none);
+   * `"_other"` reads the circuit types past `maxTypes` share.
+   */
   state(type: string): CircuitState;
-  /** Every message type seen, with the state of its circuit. */
+  /**
+   * Every message type with a circuit (dispatched, and found a handler), with
+   * the state of its circuit; `"_other"` is the one types past `maxTypes`
+   * share.
+   */
   states(): Record<string, CircuitState>;
 }
 
+/** The name of the circuit that message types past `maxTypes` share. */
+const OTHER = "_other";
+
 interface Circuit {
+  /** The message name, or `"_other"` for the shared circuit. */
   readonly type: string;
   readonly kind: MessageKind;
+  /** Whether types past `maxTypes` share it. */
+  readonly shared: boolean;
   state: CircuitState;
   failures: number;
   successes: number;
   openedAt: number;
-  /** While open: the one error every refused dispatch gets. */
+  /** Trial dispatches running, while half-open. */
+  trials: number;
+  /**
+   * While open and half-open: the one error every refused dispatch gets.
+   */
   refusal: CircuitOpenError | undefined;
   /** Observers of an asynchronous dispatch, made once per circuit. */
   readonly onResult: (value: unknown) => unknown;
   readonly onError: (error: unknown) => never;
+  /** The same for a trial dispatch, which also frees its trial slot. */
+  readonly onTrialResult: (value: unknown) => unknown;
+  readonly onTrialError: (error: unknown) => never;
 }
+
+const ACTION = "create circuitBreaker";
 
 /**
  * Creates a circuit breaker for the synchronous or asynchronous bus, with one
@@ -107,13 +148,22 @@ interface Circuit {
  *   runs) until `recoveryTimeoutMs` have passed. Every dispatch refused while
  *   the circuit stays open gets the same error object (making one costs
  *   more than failing fast may), whose `retryInMs` is read live;
- * - half-open: dispatches run as trials; `successThreshold` consecutive
- *   successes close the circuit, any failure opens it again.
+ * - half-open: at most `successThreshold` dispatches at a time run as
+ *   trials, the others fail fast as when open; `successThreshold`
+ *   consecutive successes close the circuit, any failure opens it again.
+ *
+ * A dispatch that finds no handler is no failure, and makes no circuit. At
+ * most `maxTypes` types get a circuit of their own; further types share one,
+ * `"_other"`, so that memory stays bounded whatever names are dispatched.
  *
  * @param options Thresholds, the recovery time, a state-change callback, the
- * clock.
+ * clock, the bound on circuits.
  * @returns The middleware, with `state(type)` and `states()`.
- * @throws {RangeError} When a threshold or the recovery time is out of range.
+ * @throws {TypeError} When `options`, `clock`, `onStateChange` or
+ * `isFailure` is not what it should be (a clock has `now`, `setTimeout` and
+ * `clearTimeout`).
+ * @throws {RangeError} When a threshold, `maxTypes` or the recovery time is
+ * out of range (a recovery time over 2³¹ − 1 ms included).
  *
  * @example Failing fast after three failures
  * ```ts
@@ -135,48 +185,66 @@ interface Circuit {
  * ```
  */
 export function circuitBreaker(
-  options: CircuitBreakerOptions = {},
+  options?: CircuitBreakerOptions,
 ): CircuitBreaker {
+  const given: CircuitBreakerOptions = optionsObject(ACTION, options);
   const failureThreshold = integerOption(
-    "create circuitBreaker",
+    ACTION,
     "failureThreshold",
-    options.failureThreshold ?? 5,
+    given.failureThreshold ?? 5,
     1,
   );
   const successThreshold = integerOption(
-    "create circuitBreaker",
+    ACTION,
     "successThreshold",
-    options.successThreshold ?? 1,
+    given.successThreshold ?? 1,
     1,
   );
-  const recoveryTimeoutMs = numberOption(
-    "create circuitBreaker",
+  const recoveryTimeoutMs = timerMsOption(
+    ACTION,
     "recoveryTimeoutMs",
-    options.recoveryTimeoutMs ?? 30_000,
+    given.recoveryTimeoutMs ?? 30_000,
     (value) => value >= 0 && Number.isFinite(value),
     "a non-negative number of milliseconds",
   );
-  const clock = options.clock ?? systemClock;
-  const onStateChange = options.onStateChange;
-  const isFailure = options.isFailure ?? (() => true);
+  const maxTypes = integerOption(ACTION, "maxTypes", given.maxTypes ?? 1000, 1);
+  const clock = clockOption(ACTION, given.clock, systemClock);
+  const onStateChange = functionOption(
+    ACTION,
+    "onStateChange",
+    given.onStateChange,
+  );
+  const isFailure = functionOption(ACTION, "isFailure", given.isFailure);
   const circuits = new Map<string, Circuit>();
+  let other: Circuit | undefined;
 
   function move(circuit: Circuit, to: CircuitState, error?: unknown): void {
     const from = circuit.state;
     circuit.state = to;
     circuit.failures = 0;
     circuit.successes = 0;
-    circuit.refusal = undefined;
+    circuit.trials = 0;
     if (to === "open") {
       circuit.openedAt = clock.now();
       circuit.refusal = refusal(circuit);
+    } else if (to === "closed") {
+      circuit.refusal = undefined;
     }
+    if (onStateChange === undefined) return;
     const { type, kind } = circuit;
-    onStateChange?.(
-      error === undefined
-        ? { type, kind, from, to }
-        : { type, kind, from, to, error },
-    );
+    try {
+      onStateChange(
+        error === undefined
+          ? { type, kind, from, to }
+          : { type, kind, from, to, error },
+      );
+    } catch (thrown) {
+      // A callback's error must not replace the dispatch's own outcome.
+      console.error(
+        `circuitBreaker: 'onStateChange' threw for ${kind} "${type}" (${from} -> ${to}); the dispatch goes on:`,
+        thrown,
+      );
+    }
   }
 
   function succeeded(circuit: Circuit): void {
@@ -187,8 +255,36 @@ export function circuitBreaker(
     }
   }
 
+  function counts(circuit: Circuit, error: unknown): boolean {
+    if (error instanceof CircuitOpenError) return false;
+    if (
+      error instanceof NoHandlerError &&
+      (circuit.shared || error.type === circuit.type)
+    ) {
+      // No handler is no failure of one, and a circuit made for this
+      // dispatch alone is forgotten: names without handlers leave nothing.
+      if (
+        !circuit.shared && circuit.state === "closed" &&
+        circuit.failures === 0 && circuits.get(circuit.type) === circuit
+      ) {
+        circuits.delete(circuit.type);
+      }
+      return false;
+    }
+    if (isFailure === undefined) return true;
+    try {
+      return isFailure(error);
+    } catch (thrown) {
+      console.error(
+        `circuitBreaker: 'isFailure' threw for ${circuit.kind} "${circuit.type}"; the error counts as a failure:`,
+        thrown,
+      );
+      return true;
+    }
+  }
+
   function failed(circuit: Circuit, error: unknown): void {
-    if (error instanceof CircuitOpenError || !isFailure(error)) return;
+    if (!counts(circuit, error)) return;
     if (circuit.state === "half-open") {
       move(circuit, "open", error);
     } else if (
@@ -198,14 +294,21 @@ export function circuitBreaker(
     }
   }
 
-  function circuitOf(message: AnyMessage): Circuit {
+  function endTrial(circuit: Circuit): void {
+    // A trial that outlived its half-open state has no slot to free.
+    if (circuit.state === "half-open" && circuit.trials > 0) circuit.trials--;
+  }
+
+  function newCircuit(type: string, kind: MessageKind, shared: boolean) {
     const circuit: Circuit = {
-      type: message.type,
-      kind: message.kind,
+      type,
+      kind,
+      shared,
       state: "closed",
       failures: 0,
       successes: 0,
       openedAt: 0,
+      trials: 0,
       refusal: undefined,
       onResult: (value) => {
         succeeded(circuit);
@@ -215,9 +318,33 @@ export function circuitBreaker(
         failed(circuit, error);
         throw error;
       },
+      onTrialResult: (value) => {
+        endTrial(circuit);
+        succeeded(circuit);
+        return value;
+      },
+      onTrialError: (error) => {
+        endTrial(circuit);
+        failed(circuit, error);
+        throw error;
+      },
     };
-    circuits.set(message.type, circuit);
     return circuit;
+  }
+
+  function circuitOf(message: AnyMessage): Circuit {
+    if (circuits.size < maxTypes) {
+      const circuit = newCircuit(message.type, message.kind, false);
+      circuits.set(message.type, circuit);
+      return circuit;
+    }
+    if (other === undefined) {
+      console.warn(
+        `circuitBreaker: more than ${maxTypes} message types; ${message.kind} "${message.type}" and further types share one circuit, "${OTHER}" (raise maxTypes to keep them apart)`,
+      );
+      other = newCircuit(OTHER, message.kind, true);
+    }
+    return other;
   }
 
   // Creating an Error (its stack trace) costs more than failing fast may, so
@@ -236,17 +363,50 @@ export function circuitBreaker(
     return error;
   }
 
+  // An open circuit past its recovery time, or a half-open one: run a trial,
+  // or fail fast when the trials allowed are running.
+  function guarded<M extends AnyMessage, R>(
+    circuit: Circuit,
+    message: M,
+    next: NextFunction<M, R>,
+  ): R {
+    // Open past its recovery time: the first trial half-opens it.
+    if (circuit.state === "open") move(circuit, "half-open");
+    if (circuit.trials >= successThreshold) {
+      throw circuit.refusal ??= refusal(circuit);
+    }
+    circuit.trials++;
+    let result: R;
+    try {
+      result = next(message);
+    } catch (error) {
+      endTrial(circuit);
+      failed(circuit, error);
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.then(circuit.onTrialResult, circuit.onTrialError) as R;
+    }
+    endTrial(circuit);
+    succeeded(circuit);
+    return result;
+  }
+
   const middleware = <M extends AnyMessage, R>(
     message: M,
     next: NextFunction<M, R>,
   ): R => {
     const circuit = circuits.get(message.type) ?? circuitOf(message);
-    if (circuit.state === "open") {
-      if (clock.now() - circuit.openedAt < recoveryTimeoutMs) {
+    if (circuit.state !== "closed") {
+      // Failing fast is inline: it is the path an open circuit takes most.
+      if (
+        circuit.state === "open" &&
+        clock.now() - circuit.openedAt < recoveryTimeoutMs
+      ) {
         // The asynchronous bus turns the throw into a rejection.
         throw circuit.refusal;
       }
-      move(circuit, "half-open");
+      return guarded(circuit, message, next);
     }
     let result: R;
     try {
@@ -264,12 +424,14 @@ export function circuitBreaker(
 
   return Object.assign(middleware, {
     state(type: string): CircuitState {
-      return circuits.get(type)?.state ?? "closed";
+      return (circuits.get(type) ?? (type === OTHER ? other : undefined))
+        ?.state ?? "closed";
     },
     states(): Record<string, CircuitState> {
-      return Object.fromEntries(
-        [...circuits].map(([type, circuit]) => [type, circuit.state]),
-      );
+      const all: Record<string, CircuitState> = {};
+      if (other !== undefined) all[OTHER] = other.state;
+      for (const [type, circuit] of circuits) all[type] = circuit.state;
+      return all;
     },
   });
 }

@@ -14,7 +14,13 @@ import type {
   AsyncMiddleware,
   NextFunction,
 } from "../core/types.ts";
-import { numberOption } from "../core/_options.ts";
+import {
+  clockOption,
+  functionOption,
+  numberOption,
+  optionsObject,
+  timerMsOption,
+} from "../core/_options.ts";
 
 /** Which errors a retry is worth: a list of error classes, or a predicate. */
 export type Retryable =
@@ -65,6 +71,7 @@ export interface RetryOptions {
   readonly retryable?: Retryable;
   /**
    * Told before each retry: the attempt that failed, its error and the delay.
+   * If it throws, its error is reported on the console and the retry goes on.
    */
   readonly onRetry?: (info: RetryInfo) => void;
   /**
@@ -132,13 +139,25 @@ function retryableOption(
   );
 }
 
-function positive(name: string, value: unknown, min: number): number {
+const ACTION = "create retry";
+
+function atLeast(name: string, value: unknown, min: number): number {
   return numberOption(
-    "create retry",
+    ACTION,
     name,
     value,
     (number) => Number.isFinite(number) && number >= min,
     `a number of at least ${min}`,
+  );
+}
+
+function delayOption(name: string, value: unknown): number {
+  return timerMsOption(
+    ACTION,
+    name,
+    value,
+    (number) => Number.isFinite(number) && number >= 0,
+    "a number of at least 0",
   );
 }
 
@@ -151,7 +170,10 @@ function positive(name: string, value: unknown, min: number): number {
  * errors of the last attempt. Events pass through without retry (their
  * subscribers would all run again). When the dispatch's signal aborts (the
  * caller gave up, or an outer deadline passed), no further attempt is made
- * and the dispatch rejects with the signal's reason.
+ * and the dispatch rejects with the signal's reason; nor is a delay started
+ * that would end at or after the dispatch's `context.deadline` (read in this
+ * middleware's clock): the dispatch fails at once with the error of the
+ * attempt that failed.
  *
  * Each attempt runs with `context.attempt` set to its number, through
  * `next(message, { attempt })`. The caller gets the last attempt's error
@@ -159,8 +181,10 @@ function positive(name: string, value: unknown, min: number): number {
  *
  * @param options Attempts, backoff, what to retry, the clock.
  * @returns The middleware.
+ * @throws {TypeError} When `options`, `clock`, `onRetry` or `random` is not
+ * what it should be (a clock has `now`, `setTimeout` and `clearTimeout`).
  * @throws {RangeError} When an option is out of range, naming it and its
- * value.
+ * value; delays of more than 2³¹ − 1 ms, which no timer waits, included.
  *
  * @example Retrying a flaky dependency
  * ```ts
@@ -183,28 +207,42 @@ function positive(name: string, value: unknown, min: number): number {
  * deepStrictEqual(calls, 3);
  * ```
  */
-export function retry(options: RetryOptions = {}): AsyncMiddleware {
+export function retry(options?: RetryOptions): AsyncMiddleware {
+  const given: RetryOptions = optionsObject(ACTION, options);
   const maxAttempts = numberOption(
-    "create retry",
+    ACTION,
     "maxAttempts",
-    options.maxAttempts ?? 3,
+    given.maxAttempts ?? 3,
     (value) => Number.isInteger(value) && value >= 1,
     "a positive integer",
   );
-  const delayMs = positive("delayMs", options.delayMs ?? 2_000, 0);
-  const multiplier = positive("multiplier", options.multiplier ?? 2, 1);
-  const maxDelayMs = positive("maxDelayMs", options.maxDelayMs ?? 60_000, 0);
+  const delayMs = delayOption("delayMs", given.delayMs ?? 2_000);
+  const multiplier = atLeast("multiplier", given.multiplier ?? 2, 1);
+  const maxDelayMs = delayOption("maxDelayMs", given.maxDelayMs ?? 60_000);
   const jitter = numberOption(
-    "create retry",
+    ACTION,
     "jitter",
-    options.jitter ?? 0,
+    given.jitter ?? 0,
     (value) => value >= 0 && value <= 1,
     "a number from 0 to 1",
   );
-  const retryable = retryableOption(options.retryable);
-  const clock = options.clock ?? systemClock;
-  const random = options.random ?? Math.random;
-  const onRetry = options.onRetry;
+  const retryable = retryableOption(given.retryable);
+  const clock = clockOption(ACTION, given.clock, systemClock);
+  const random = functionOption(ACTION, "random", given.random) ??
+    Math.random;
+  const onRetry = functionOption(ACTION, "onRetry", given.onRetry);
+
+  // A callback that throws must not replace the dispatch's own outcome.
+  function tellRetry(message: AnyMessage, info: RetryInfo): void {
+    try {
+      onRetry!(info);
+    } catch (error) {
+      console.error(
+        `retry: 'onRetry' threw for ${message.kind} "${message.type}"; the retry goes on:`,
+        error,
+      );
+    }
+  }
 
   function delayBefore(retryNumber: number): number {
     const ms = Math.min(delayMs * multiplier ** (retryNumber - 1), maxDelayMs);
@@ -238,7 +276,15 @@ export function retry(options: RetryOptions = {}): AsyncMiddleware {
         if (attempt >= maxAttempts || !retryable(error)) throw error;
         if (context.signal.aborted) throw context.signal.reason;
         const delayMs = delayBefore(attempt);
-        onRetry?.({ type: message.type, attempt, error, delayMs });
+        // A retry that could only start once the caller has given up is
+        // not worth the wait.
+        const deadline = context.deadline;
+        if (deadline !== undefined && clock.now() + delayMs >= deadline) {
+          throw error;
+        }
+        if (onRetry !== undefined) {
+          tellRetry(message, { type: message.type, attempt, error, delayMs });
+        }
         await sleep(delayMs, context.signal);
         try {
           return await next(message, { attempt: attempt + 1 });

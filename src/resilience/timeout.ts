@@ -14,7 +14,7 @@ import type {
   AsyncMiddleware,
   NextFunction,
 } from "../core/types.ts";
-import { numberOption } from "../core/_options.ts";
+import { clockOption, optionsObject, timerMsOption } from "../core/_options.ts";
 import { createTimerQueue } from "./_timer_queue.ts";
 
 /** Options of {@linkcode timeout}. */
@@ -35,9 +35,11 @@ export interface TimeoutOptions {
   readonly clock?: Clock;
 }
 
+const ACTION = "create timeout";
+
 function limitOption(name: string, value: unknown): number {
-  return numberOption(
-    "create timeout",
+  return timerMsOption(
+    ACTION,
     name,
     value,
     (number) => number > 0 && Number.isFinite(number),
@@ -59,7 +61,10 @@ function limitOption(name: string, value: unknown): number {
  *
  * @param options The limits and the clock.
  * @returns The middleware.
- * @throws {RangeError} When a limit is not a positive number.
+ * @throws {TypeError} When `options`, `perType` or `clock` is not what it
+ * should be (a clock has `now`, `setTimeout` and `clearTimeout`).
+ * @throws {RangeError} When a limit is not a positive number of milliseconds
+ * a timer can wait (at most 2³¹ − 1).
  *
  * @example A slow handler is cut off
  * ```ts
@@ -80,13 +85,15 @@ function limitOption(name: string, value: unknown): number {
  * await rejects(bus.send(GetReport()), TimeoutError);
  * ```
  */
-export function timeout(options: TimeoutOptions = {}): AsyncMiddleware {
-  const defaultMs = limitOption("defaultMs", options.defaultMs ?? 30_000);
+export function timeout(options?: TimeoutOptions): AsyncMiddleware {
+  const given: TimeoutOptions = optionsObject(ACTION, options);
+  const defaultMs = limitOption("defaultMs", given.defaultMs ?? 30_000);
   const perType = new Map<string, number>();
-  for (const [type, limit] of Object.entries(options.perType ?? {})) {
+  const limits = optionsObject(ACTION, given.perType, "perType");
+  for (const [type, limit] of Object.entries(limits)) {
     perType.set(type, limitOption(`perType.${type}`, limit));
   }
-  const clock = options.clock ?? systemClock;
+  const clock = clockOption(ACTION, given.clock, systemClock);
   // The built-in clocks use the runtime's timers, which can be unref'd.
   const timers = createTimerQueue(
     clock,

@@ -689,3 +689,57 @@ Deno.test("jsonlDeadLetterStore() refuses a missing options object, timers beyon
   // Nothing was opened by the refusals: the largest timer is fine.
   await jsonlDeadLetterStore({ dir, closeTimeoutMs: 2 ** 31 - 1 }).close();
 });
+
+Deno.test("jsonlDeadLetterStore({ flushOnSignals }) writes every queued letter when SIGTERM comes, then exits with 143", async () => {
+  const dir = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const input = child.stdin.getWriter();
+  await input.write(new TextEncoder().encode(`
+    import { jsonlDeadLetterStore } from "${new URL(
+    "../src/resilience/mod.ts",
+    import.meta.url,
+  )}";
+    const store = jsonlDeadLetterStore({
+      dir: ${JSON.stringify(dir)},
+      maxQueue: 1_000_000,
+      flushOnSignals: ["SIGTERM"],
+    });
+    for (let i = 0; i < 20_000; i++) {
+      store.add({
+        id: String(i),
+        message: { kind: "task", type: "Resize", payload: i },
+        error: { name: "Error", message: "down" },
+        handler: "resize",
+        subscriber: null,
+        attempts: 1,
+        at: "2026-02-12T14:30:45.000Z",
+      });
+    }
+    console.log("queued");
+    setInterval(() => {}, 1_000); // stays alive until the signal
+  `));
+  await input.close();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let printed = "";
+  while (!printed.includes("queued")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    printed += value;
+  }
+  child.kill("SIGTERM");
+  const status = await child.status;
+  await reader.cancel();
+  await child.stderr.cancel();
+  deepStrictEqual([status.code, status.signal], [143, null]);
+  const lines = (await Deno.readTextFile(`${dir}/dead-letters.jsonl`)).trim()
+    .split("\n");
+  deepStrictEqual(lines.length, 20_000);
+  deepStrictEqual(JSON.parse(lines.at(-1)!).add.id, "19999");
+  await Deno.remove(dir, { recursive: true });
+});

@@ -9,6 +9,7 @@ import {
   defineTask,
   type Middleware,
 } from "../mod.ts";
+import { memoryStore, recorder } from "../src/observability/mod.ts";
 
 const Save = defineCommand<string>("Save");
 const Saved = defineEvent<string>("Saved");
@@ -194,4 +195,19 @@ Deno.test("subscribing and unsubscribing during a publish does not disturb it; o
     await bus.publish(Saved("c"), { subscriber: "anonymous" });
     deepStrictEqual(heard, ["again"]);
   }
+});
+
+Deno.test("an observing middleware passes a revoked Proxy result through and records it", () => {
+  const store = memoryStore();
+  const bus = createBus({ middleware: [recorder(store)] });
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const GetProxy = defineQuery<void, object>("GetProxy");
+  bus.registerQuery(GetProxy, () => proxy);
+  deepStrictEqual(bus.send(GetProxy()) === proxy, true);
+  deepStrictEqual(store.records.length, 1);
+  deepStrictEqual(
+    String(store.records[0]?.result).startsWith("[Unserializable"),
+    true,
+  );
 });

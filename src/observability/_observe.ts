@@ -29,7 +29,7 @@ export function observing(observer: Observer, now: () => number): Middleware {
       observer(message, start, error, true);
       throw error;
     }
-    if (result instanceof Promise) {
+    if (isPromise(result)) {
       return result.then(
         (value) => {
           observer(message, start, value, false);
@@ -44,4 +44,13 @@ export function observing(observer: Observer, now: () => number): Middleware {
     observer(message, start, result, false);
     return result;
   };
+}
+
+// A revoked Proxy throws even on `instanceof`: it is not a promise.
+function isPromise(value: unknown): value is Promise<unknown> {
+  try {
+    return value instanceof Promise;
+  } catch {
+    return false;
+  }
 }

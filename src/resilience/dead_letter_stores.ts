@@ -5,7 +5,13 @@
  * @module
  */
 
-import { fileWriter, withCounts, type Writer } from "../core/_jsonl_writer.ts";
+import {
+  fileWriter,
+  type FlushSignal,
+  signalsOption,
+  withCounts,
+  type Writer,
+} from "../core/_jsonl_writer.ts";
 import { toJsonValue } from "../core/_json.ts";
 import { numberOption } from "../core/_options.ts";
 import type { DeadLetter, DeadLetterStore } from "./dead_letter.ts";
@@ -128,6 +134,15 @@ export interface JsonlDeadLetterStoreOptions {
    * @default {5000}
    */
   readonly closeTimeoutMs?: number;
+  /**
+   * Signals on which the store writes what is queued synchronously and then
+   * ends the process as the signal would have (exit code 128 + the signal's
+   * number), as `jsonlStore`'s option of the same name does.
+   *
+   * @default {[]}
+   */
+  readonly flushOnSignals?:
+    readonly ("SIGTERM" | "SIGINT" | "SIGHUP" | "SIGQUIT")[];
 }
 
 /**
@@ -294,6 +309,10 @@ export function jsonlDeadLetterStore(
     );
   }
   const redact = redactList.length > 0 ? new Set(redactList) : undefined;
+  const flushOnSignals = signalsOption(
+    "open jsonlDeadLetterStore",
+    options.flushOnSignals,
+  );
 
   Deno.mkdirSync(dir, { recursive: true });
   const path = join(dir, FILE_NAME);
@@ -305,7 +324,7 @@ export function jsonlDeadLetterStore(
     );
   }
   if (shared === undefined) {
-    shared = openFile(dir, path, maxQueue, closeTimeoutMs);
+    shared = openFile(dir, path, maxQueue, closeTimeoutMs, flushOnSignals);
     openFiles.set(key, shared);
   }
   shared.stores++;
@@ -410,6 +429,7 @@ function openFile(
   path: string,
   maxQueue: number,
   closeTimeoutMs: number,
+  flushOnSignals: readonly FlushSignal[],
 ): OpenFile {
   const label = `jsonlDeadLetterStore(${path})`;
   let info: Deno.FileInfo | undefined;
@@ -438,6 +458,7 @@ function openFile(
     closeTimeoutMs,
     redact: undefined,
     label,
+    flushOnSignals,
   });
   return { letters, claimed: new Set(), writer, stores: 0, closing: false };
 }

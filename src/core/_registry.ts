@@ -31,17 +31,18 @@ export interface Subscriber {
 /**
  * The subscribers of one event. A publish calls `handlers` in order; an
  * unsubscribe leaves a no-op in its place (compacted when they pile up), so
- * subscribing and unsubscribing cost O(1) amortised. While a publish runs
- * (`publishing` > 0) the arrays are copied before a change instead, so the
- * publish in flight is undisturbed.
+ * subscribing and unsubscribing cost O(1) amortised. A publish marks the
+ * arrays `shared` (one store, cheaper than counting publishes in flight); the
+ * next change copies them first, so a publish in flight is undisturbed. That
+ * copy is O(n), once per publish, which the publish's own O(n) pays for.
  */
 export interface EventEntry {
   handlers: Handler[];
   subscribers: Subscriber[];
   /** Subscribers not removed. */
   live: number;
-  /** Publishes iterating `handlers` now. */
-  publishing: number;
+  /** A publish may be iterating the arrays: copy before changing them. */
+  shared: boolean;
 }
 
 /** Routing tables, keyed by message name. */
@@ -373,11 +374,12 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     }
     let entry = routes.events.get(type);
     if (entry === undefined) {
-      entry = { handlers: [], subscribers: [], live: 0, publishing: 0 };
+      entry = { handlers: [], subscribers: [], live: 0, shared: false };
       routes.events.set(type, entry);
-    } else if (entry.publishing > 0) {
+    } else if (entry.shared) {
       entry.handlers = [...entry.handlers];
       entry.subscribers = [...entry.subscribers];
+      entry.shared = false;
     }
     const self: Subscriber = {
       id,
@@ -415,9 +417,10 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   // Takes a subscriber out of its event's arrays: a no-op in its place, and
   // the arrays compacted when the no-ops are many (or the arrays small).
   function remove(entry: EventEntry, self: Subscriber): void {
-    if (entry.publishing > 0) {
+    if (entry.shared) {
       entry.handlers = [...entry.handlers];
       entry.subscribers = [...entry.subscribers];
+      entry.shared = false;
     }
     entry.handlers[self.index] = removedSubscriber;
     const places = entry.handlers.length;

@@ -83,7 +83,7 @@ export function syncTerminals(routes: Routes): TerminalSet {
     const handler = commands.get(command?.type);
     if (handler !== undefined && command.kind === "command") {
       const result = handler(command, context);
-      if (typeof result === "object" && result !== null) {
+      if (result !== undefined) {
         unawaited(result, command, undefined);
       }
       return;
@@ -95,7 +95,7 @@ export function syncTerminals(routes: Routes): TerminalSet {
     const handler = tasks.get(task?.type);
     if (handler !== undefined && task.kind === "task") {
       const result = handler(task, context);
-      if (typeof result === "object" && result !== null) {
+      if (result !== undefined) {
         unawaited(result, task, undefined);
       }
       return;
@@ -114,18 +114,17 @@ export function syncTerminals(routes: Routes): TerminalSet {
     const subscribers = entry.handlers;
     const live = entry.live;
     let errors: unknown[] | undefined;
-    entry.publishing++;
+    entry.shared = true;
     for (let index = 0; index < subscribers.length; index++) {
       try {
         const result = subscribers[index]!(event, context);
-        if (typeof result === "object" && result !== null) {
+        if (result !== undefined) {
           unawaited(result, event, entry.subscribers[index]);
         }
       } catch (error) {
         (errors ??= []).push(error);
       }
     }
-    entry.publishing--;
     if (errors !== undefined) throw failedEvent(event, errors, live);
   }
 
@@ -141,7 +140,7 @@ export function syncTerminals(routes: Routes): TerminalSet {
     const who = entry.subscribers;
     let errors: unknown[] | undefined;
     let ran = 0;
-    entry.publishing++;
+    entry.shared = true;
     for (let index = 0; index < subscribers.length; index++) {
       const subscriber = subscribers[index]!;
       const { id, name } = who[index]!;
@@ -152,7 +151,7 @@ export function syncTerminals(routes: Routes): TerminalSet {
       observer?.onCall?.(told);
       try {
         const result = subscriber(event, context);
-        if (typeof result === "object" && result !== null) {
+        if (result !== undefined) {
           unawaited(result, event, who[index]);
         }
       } catch (error) {
@@ -160,7 +159,6 @@ export function syncTerminals(routes: Routes): TerminalSet {
         observer?.onError?.({ ...told, error });
       }
     }
-    entry.publishing--;
     if (ran === 0) throw noSubscriber(event, target!);
     if (errors !== undefined) throw failedEvent(event, errors, ran);
   }
@@ -246,7 +244,7 @@ export function asyncTerminals(routes: Routes): TerminalSet {
     // throws; a publish to synchronous subscribers that all succeed
     // allocates nothing.
     let outcomes: unknown[] | undefined;
-    entry.publishing++;
+    entry.shared = true;
     for (let index = 0; index < subscribers.length; index++) {
       let outcome: unknown;
       try {
@@ -258,7 +256,6 @@ export function asyncTerminals(routes: Routes): TerminalSet {
         (outcomes ??= new Array(subscribers.length))[index] = outcome;
       }
     }
-    entry.publishing--;
     if (outcomes === undefined) return RESOLVED;
     return settleAll(event, outcomes, live);
   }
@@ -277,7 +274,7 @@ export function asyncTerminals(routes: Routes): TerminalSet {
     const who = entry.subscribers;
     const running: unknown[] = [];
     const calls: HandlerCall[] = [];
-    entry.publishing++;
+    entry.shared = true;
     for (let index = 0; index < subscribers.length; index++) {
       const subscriber = subscribers[index]!;
       const { id, name } = who[index]!;
@@ -288,7 +285,6 @@ export function asyncTerminals(routes: Routes): TerminalSet {
       calls.push(told);
       running.push(promising(subscriber)(event, context));
     }
-    entry.publishing--;
     if (running.length === 0) {
       return Promise.reject(noSubscriber(event, target!));
     }
@@ -535,11 +531,16 @@ function settleAll(
 // it. Its outcome is reported when it settles (never left as an unhandled
 // rejection), and the dispatch fails with an error naming the way out.
 function unawaited(
-  result: object,
+  result: unknown,
   message: AnyMessage,
   subscriber: Subscriber | undefined,
 ): void {
-  if (typeof (result as { then?: unknown }).then !== "function") return;
+  if (
+    typeof result !== "object" || result === null ||
+    typeof (result as { then?: unknown }).then !== "function"
+  ) {
+    return;
+  }
   const who = subscriber === undefined
     ? `the handler of ${message.kind} "${message.type}"`
     : `subscriber "${subscriber.id}" of event "${message.type}"`;

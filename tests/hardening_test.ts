@@ -1,5 +1,5 @@
 // Faults and hostile input on the core buses and the middleware around them.
-import { deepStrictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, rejects, throws } from "node:assert/strict";
 import {
   createAsyncBus,
   createBus,
@@ -9,7 +9,12 @@ import {
   defineTask,
   type Middleware,
 } from "../mod.ts";
-import { memoryStore, recorder } from "../src/observability/mod.ts";
+import {
+  memoryStore,
+  readRecording,
+  recorder,
+} from "../src/observability/mod.ts";
+import { retry } from "../src/resilience/mod.ts";
 
 const Save = defineCommand<string>("Save");
 const Saved = defineEvent<string>("Saved");
@@ -209,5 +214,71 @@ Deno.test("an observing middleware passes a revoked Proxy result through and rec
   deepStrictEqual(
     String(store.records[0]?.result).startsWith("[Unserializable"),
     true,
+  );
+});
+
+Deno.test("readRecording(): an onBrokenLine that throws is reported as its own failure, and reading goes on", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".jsonl" });
+  const good = JSON.stringify({
+    ts: "2026-02-12T14:30:45.123456Z",
+    type: "event",
+    class: "Saved",
+    payload: 1,
+    duration_ns: 5,
+    result: null,
+    error: null,
+  });
+  await Deno.writeTextFile(path, `${good}\nnot json\n${good}\n`);
+  const printed: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void printed.push(args);
+  const records = [];
+  try {
+    for await (
+      const record of readRecording(path, {
+        onBrokenLine: () => {
+          throw new Error("callback bug");
+        },
+      })
+    ) {
+      records.push(record);
+    }
+  } finally {
+    console.error = original;
+  }
+  deepStrictEqual(records.length, 2);
+  deepStrictEqual(
+    [String(printed[0]![0]), (printed[0]![1] as Error).message],
+    [`readRecording: onBrokenLine threw for line 2 of ${path}`, "callback bug"],
+  );
+  await Deno.remove(path);
+});
+
+Deno.test("retry(): a retryable predicate that throws is reported, and the handler's own error reaches the caller", async () => {
+  const printed: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void printed.push(args);
+  try {
+    const bus = createAsyncBus({
+      middleware: [retry({
+        retryable: () => {
+          throw new Error("predicate bug");
+        },
+      })],
+    });
+    const failure = new Error("handler failed");
+    let calls = 0;
+    bus.registerCommand(Save, () => {
+      calls++;
+      throw failure;
+    });
+    await rejects(bus.execute(Save("x")), (error) => error === failure);
+    deepStrictEqual(calls, 1);
+  } finally {
+    console.error = original;
+  }
+  deepStrictEqual(
+    String(printed[0]![0]),
+    `retry: 'retryable' threw for command "Save"; the handler's error is not retried:`,
   );
 });

@@ -526,7 +526,15 @@ export async function* readRecording(
         unwarned++;
         continue;
       }
-      onBrokenLine(line, path, lineNumber);
+      try {
+        onBrokenLine(line, path, lineNumber);
+      } catch (error) {
+        // The callback's failure is reported as its own; reading goes on.
+        console.error(
+          `readRecording: onBrokenLine threw for line ${lineNumber} of ${path}`,
+          error,
+        );
+      }
     }
   }
 

@@ -244,6 +244,20 @@ export function retry(options?: RetryOptions): AsyncMiddleware {
     }
   }
 
+  // A `retryable` predicate that throws does not replace the handler's error:
+  // it is reported, and the error is not retried.
+  function worthRetrying(message: AnyMessage, error: unknown): boolean {
+    try {
+      return retryable(error);
+    } catch (failure) {
+      console.error(
+        `retry: 'retryable' threw for ${message.kind} "${message.type}"; the handler's error is not retried:`,
+        failure,
+      );
+      return false;
+    }
+  }
+
   function delayBefore(retryNumber: number): number {
     const ms = Math.min(delayMs * multiplier ** (retryNumber - 1), maxDelayMs);
     return ms * (1 - jitter * random());
@@ -273,7 +287,9 @@ export function retry(options?: RetryOptions): AsyncMiddleware {
     return next(message).catch(async (first) => {
       let error = first;
       for (let attempt = 1;; attempt++) {
-        if (attempt >= maxAttempts || !retryable(error)) throw error;
+        if (attempt >= maxAttempts || !worthRetrying(message, error)) {
+          throw error;
+        }
         if (context.signal.aborted) throw context.signal.reason;
         const delayMs = delayBefore(attempt);
         // A retry that could only start once the caller has given up is

@@ -37,6 +37,23 @@ function typeTests(): void {
   const bus = createBus();
   const asyncBus = createAsyncBus();
 
+  // Command results are typed from the definition; none by default.
+  const PlaceOrder = defineCommand<{ sku: string }, { orderId: string }>(
+    "PlaceOrder",
+  );
+  bus.registerCommand(PlaceOrder, (c) => ({ orderId: c.payload.sku }));
+  const placed: { orderId: string } = bus.execute(PlaceOrder({ sku: "a" }));
+  const later2: Promise<{ orderId: string }> = asyncBus.execute(
+    PlaceOrder({ sku: "a" }),
+  );
+  const noResult: void = bus.execute(CreateOrder({ items: [] }));
+  void [placed, later2, noResult];
+  // @ts-expect-error the handler must return the command's result type
+  bus.registerCommand(PlaceOrder, () => 42);
+  // @ts-expect-error the result is an object, not a string
+  const wrongResult: string = bus.execute(PlaceOrder({ sku: "a" }));
+  void wrongResult;
+
   // Results are typed from the definition.
   const user: User = bus.send(GetUser({ userId: "1" }));
   const later: Promise<User> = asyncBus.send(GetUser({ userId: "1" }));

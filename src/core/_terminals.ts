@@ -79,14 +79,12 @@ export function syncTerminals(routes: Routes): TerminalSet {
     throw unroutable("query", query);
   }
 
-  function execute(command: AnyMessage, context: Context): void {
+  function execute(command: AnyMessage, context: Context): unknown {
     const handler = commands.get(command?.type);
     if (handler !== undefined && command.kind === "command") {
       const result = handler(command, context);
-      if (result !== undefined) {
-        unawaited(result, command, undefined);
-      }
-      return;
+      if (result !== undefined) unawaited(result, command, undefined);
+      return result;
     }
     throw unroutable("command", command);
   }

@@ -49,11 +49,17 @@ export interface QueryMessage<P = unknown, R = unknown>
 }
 
 /**
- * A command: tells exactly one handler to change something; no answer.
+ * A command: tells exactly one handler to change something. Its handler may
+ * answer with a result (say, the id of what it created); by default none.
  *
  * @typeParam P The payload type.
+ * @typeParam R The result type.
  */
-export interface CommandMessage<P = unknown> extends Message<"command", P> {}
+export interface CommandMessage<P = unknown, R = unknown>
+  extends Message<"command", P> {
+  /** Type-only: the result type. Never present at run time. */
+  readonly [resultType]?: R;
+}
 
 /**
  * An event: says something happened; zero or more subscribers hear it.
@@ -80,11 +86,13 @@ export type AnyMessage =
   | TaskMessage;
 
 /**
- * The result type of a query message type, `never` for other messages.
+ * The result type of a query or command message type, `never` for events
+ * and tasks.
  *
  * @typeParam M A message type.
  */
 export type ResultOf<M> = M extends QueryMessage<unknown, infer R> ? R
+  : M extends CommandMessage<unknown, infer R> ? R
   : never;
 
 /**
@@ -126,9 +134,10 @@ export interface QueryDefinition<P = unknown, R = unknown>
  * Builds commands; see {@linkcode defineCommand}.
  *
  * @typeParam P The payload type.
+ * @typeParam R The result type.
  */
-export interface CommandDefinition<P = unknown>
-  extends Definition<"command", P, CommandMessage<P>> {}
+export interface CommandDefinition<P = unknown, R = unknown>
+  extends Definition<"command", P, CommandMessage<P, R>> {}
 
 /**
  * Builds events; see {@linkcode defineEvent}.
@@ -245,24 +254,31 @@ export function defineQuery<P = void, R = unknown>(
 }
 
 /**
- * Defines a command: an instruction with exactly one handler and no answer.
+ * Defines a command: an instruction with exactly one handler, which may
+ * answer with a result (`execute` returns it).
  *
  * @typeParam P The payload type.
+ * @typeParam R The result type; none by default.
  * @param name The unique name messages are routed by.
  * @returns A function that builds command messages.
  * @throws {TypeError} When `name` is empty or not a string.
  *
- * @example Defining and building a command
+ * @example A command that answers with the id it created
  * ```ts
- * import { defineCommand } from "@monolith/message-bus";
+ * import { createBus, defineCommand } from "@monolith/message-bus";
  * import { deepStrictEqual } from "node:assert/strict";
  *
- * const CreateOrder = defineCommand<{ items: string[] }>("CreateOrder");
- * deepStrictEqual(CreateOrder({ items: ["a"] }).kind, "command");
+ * const CreateOrder = defineCommand<{ items: string[] }, string>("CreateOrder");
+ * const bus = createBus();
+ * bus.registerCommand(CreateOrder, (c) => `order-${c.payload.items.length}`);
+ * const id: string = bus.execute(CreateOrder({ items: ["a"] }));
+ * deepStrictEqual(id, "order-1");
  * ```
  */
-export function defineCommand<P = void>(name: string): CommandDefinition<P> {
-  return define<"command", P, CommandMessage<P>>("command", name);
+export function defineCommand<P = void, R = void>(
+  name: string,
+): CommandDefinition<P, R> {
+  return define<"command", P, CommandMessage<P, R>>("command", name);
 }
 
 /**

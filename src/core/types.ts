@@ -186,11 +186,11 @@ export type QueryHandler<P, R> = (
   context: DispatchContext,
 ) => R;
 
-/** Carries out a command on the synchronous bus. */
-export type CommandHandler<P> = (
-  command: CommandMessage<P>,
+/** Carries out a command on the synchronous bus, returning its result. */
+export type CommandHandler<P, R = void> = (
+  command: CommandMessage<P, R>,
   context: DispatchContext,
-) => void;
+) => R;
 
 /** Hears an event on the synchronous bus. */
 export type EventHandler<P> = (
@@ -210,11 +210,14 @@ export type AsyncQueryHandler<P, R> = (
   context: AsyncDispatchContext,
 ) => R | PromiseLike<R>;
 
-/** Carries out a command on the asynchronous bus. */
-export type AsyncCommandHandler<P> = (
-  command: CommandMessage<P>,
+/**
+ * Carries out a command on the asynchronous bus, returning its result
+ * directly or with a promise.
+ */
+export type AsyncCommandHandler<P, R = void> = (
+  command: CommandMessage<P, R>,
   context: AsyncDispatchContext,
-) => void | PromiseLike<void>;
+) => R | PromiseLike<R>;
 
 /** Hears an event on the asynchronous bus. */
 export type AsyncEventHandler<P> = (
@@ -261,12 +264,12 @@ export interface QueryRegistry {
 /** Executes commands, publishes events and dispatches tasks (synchronous bus). */
 export interface MessageDispatcher {
   /**
-   * Executes a command with its one handler.
+   * Executes a command with its one handler and returns its result.
    *
    * @throws {NoHandlerError} When no handler is registered for the command.
    * @throws {TypeError} When `command` is not a command message.
    */
-  execute(command: CommandMessage, options?: DispatchOptions): void;
+  execute<P, R>(command: CommandMessage<P, R>, options?: DispatchOptions): R;
   /**
    * Publishes an event to every subscriber, in subscription order. Every
    * subscriber runs even when some throw; then the single error is rethrown,
@@ -295,9 +298,9 @@ export interface HandlerRegistry {
    * @returns A function that removes the handler.
    * @throws {DuplicateHandlerError} When the command has a handler already.
    */
-  registerCommand<P>(
-    definition: CommandDefinition<P>,
-    handler: CommandHandler<P>,
+  registerCommand<P, R>(
+    definition: CommandDefinition<P, R>,
+    handler: CommandHandler<P, R>,
   ): Unregister;
   /**
    * Adds a subscriber to an event. The same function may subscribe twice and
@@ -365,8 +368,11 @@ export interface AsyncQueryRegistry {
  * promise that settles when the handlers have (asynchronous bus).
  */
 export interface AsyncMessageDispatcher {
-  /** Executes a command with its one handler. */
-  execute(command: CommandMessage, options?: DispatchOptions): Promise<void>;
+  /** Executes a command with its one handler; resolves with its result. */
+  execute<P, R>(
+    command: CommandMessage<P, R>,
+    options?: DispatchOptions,
+  ): Promise<R>;
   /**
    * Publishes an event to every subscriber; they run concurrently. When some
    * fail, the promise rejects with the single error, or an `AggregateError`
@@ -383,9 +389,9 @@ export interface AsyncMessageDispatcher {
  */
 export interface AsyncHandlerRegistry {
   /** Registers the one handler of a command; returns its remover. */
-  registerCommand<P>(
-    definition: CommandDefinition<P>,
-    handler: AsyncCommandHandler<P>,
+  registerCommand<P, R>(
+    definition: CommandDefinition<P, R>,
+    handler: AsyncCommandHandler<P, R>,
   ): Unregister;
   /** Adds a subscriber to an event; returns its remover. */
   subscribe<P>(

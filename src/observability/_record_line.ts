@@ -126,7 +126,21 @@ export function encodeRecord(
     record.error === null || redact === undefined
       ? scalarOrStringify(record.error, undefined)
       : stringify(redactedError(record, redact))
-  }}`;
+  }${identity(record)}}`;
+}
+
+// The dispatch's identity, when the record has one: `id`, `correlation_id`,
+// `causation_id` and `origin`, after the format's original fields.
+function identity(record: DispatchRecord): string {
+  const { id, correlationId, causationId, origin } = record;
+  if (id === undefined) return "";
+  return `,"id":${JSON.stringify(id)},"correlation_id":${
+    JSON.stringify(correlationId ?? id)
+  }${
+    causationId === undefined
+      ? ""
+      : `,"causation_id":${JSON.stringify(causationId)}`
+  }${origin === undefined ? "" : `,"origin":${JSON.stringify(origin)}`}`;
 }
 
 /**
@@ -147,6 +161,9 @@ export function recordJson(
     result: record.result,
   }, redact);
   json.error = record.error === null ? null : redactedError(record, redact);
+  for (const key of ["id", "correlationId", "causationId", "origin"] as const) {
+    if (record[key] !== undefined) json[key] = record[key];
+  }
   return json as unknown as DispatchRecord;
 }
 
@@ -159,6 +176,10 @@ interface Line {
   readonly duration_ns: number | null;
   readonly result?: unknown;
   readonly error?: SerializedError | null;
+  readonly id?: unknown;
+  readonly correlation_id?: unknown;
+  readonly causation_id?: unknown;
+  readonly origin?: unknown;
 }
 
 /**
@@ -181,5 +202,13 @@ export function decodeRecord(value: unknown): DispatchRecord | undefined {
       : 0,
     result: line.result ?? null,
     error: line.error ?? null,
+    ...(typeof line.id === "string" ? { id: line.id } : {}),
+    ...(typeof line.correlation_id === "string"
+      ? { correlationId: line.correlation_id }
+      : {}),
+    ...(typeof line.causation_id === "string"
+      ? { causationId: line.causation_id }
+      : {}),
+    ...(typeof line.origin === "string" ? { origin: line.origin } : {}),
   };
 }

@@ -39,6 +39,17 @@ export interface DispatchRecord {
   readonly result: unknown;
   /** The error of a failed dispatch, else `null`. */
   readonly error: SerializedError | null;
+  /** The dispatch's id (`context.id`); absent in older recordings. */
+  readonly id?: string;
+  /** The id of the outermost dispatch it belongs to (`context.correlationId`). */
+  readonly correlationId?: string;
+  /** The id of the dispatch that caused it (`context.causationId`), if any. */
+  readonly causationId?: string;
+  /**
+   * The module the dispatch came from when a handler said so (a subscriber's
+   * `module` option, or its session's id); else absent.
+   */
+  readonly origin?: string;
 }
 
 /**

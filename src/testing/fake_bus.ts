@@ -1,7 +1,7 @@
 /**
  * Fake buses for unit tests: real buses that record every dispatch, answer
- * queries with results a test gives them, and assert on what a module sent,
- * executed, published and dispatched.
+ * queries and commands with results a test gives them, and assert on what a
+ * module sent, executed, published and dispatched.
  *
  * @module
  */
@@ -18,17 +18,20 @@ import type {
   NextFunction,
   Unregister,
 } from "../core/types.ts";
-import { aKind, PLURAL } from "../core/_by_kind.ts";
+import { aKind, DEFINE_FUNCTION, PLURAL } from "../core/_by_kind.ts";
 import { describe } from "../core/_describe.ts";
 import {
   type AnyMessage,
+  type CommandDefinition,
   type CommandMessage,
+  type EventDefinition,
   type EventMessage,
   isMessage,
   type Message,
   type MessageKind,
   type QueryDefinition,
   type QueryMessage,
+  type TaskDefinition,
   type TaskMessage,
 } from "../core/messages.ts";
 
@@ -47,7 +50,7 @@ import {
  * bus.publish(Ticked(1));
  * throws(() => bus.assertPublished(Ticked(2)), (error) =>
  *   error instanceof AssertionError &&
- *   error.message === "Expected Ticked 2 to be published at least once, but it was never published.\n" +
+ *   error.message === "Expected Ticked 2 to be published once, but it was never published.\n" +
  *       "1 event was published:\n  1. Ticked 1");
  * ```
  */
@@ -74,15 +77,28 @@ export type Expected<K extends MessageKind> =
   | Message<K>;
 
 /**
- * Options of the fake buses' assertions.
+ * Options of the fake buses' assertions: how many matching messages there
+ * must be. Without options, exactly one. `count` and `atLeast` exclude each
+ * other.
  */
-export interface AssertOptions {
-  /**
-   * How many matching messages there must be, exactly. Without it, at least
-   * one.
-   */
-  readonly count?: number;
-}
+export type AssertOptions =
+  | {
+    /**
+     * How many matching messages there must be, exactly; 0 asserts there is
+     * none.
+     *
+     * @default {1}
+     */
+    readonly count?: number;
+    /** Excluded by `count`. */
+    readonly atLeast?: never;
+  }
+  | {
+    /** The fewest matching messages there must be: a positive integer. */
+    readonly atLeast: number;
+    /** Excluded by `atLeast`. */
+    readonly count?: never;
+  };
 
 /**
  * What a fake bus recorded, in dispatch order, and the assertions on it.
@@ -97,29 +113,41 @@ export interface FakeRecorder {
   /** Every task dispatched, handled or not. */
   readonly dispatchedTasks: readonly TaskMessage[];
   /**
-   * Asserts a query was sent: at least once, or exactly `count` times.
+   * Asserts a query was sent exactly once, or as `options` say.
    *
    * @throws {AssertionError} Listing the queries that were sent.
    */
   assertSent(expected: Expected<"query">, options?: AssertOptions): void;
   /**
-   * Asserts a command was executed: at least once, or exactly `count` times.
+   * Asserts a command was executed exactly once, or as `options` say.
    *
    * @throws {AssertionError} Listing the commands that were executed.
    */
   assertExecuted(expected: Expected<"command">, options?: AssertOptions): void;
   /**
-   * Asserts an event was published: at least once, or exactly `count` times.
+   * Asserts an event was published exactly once, or as `options` say.
    *
    * @throws {AssertionError} Listing the events that were published.
    */
   assertPublished(expected: Expected<"event">, options?: AssertOptions): void;
   /**
-   * Asserts a task was dispatched: at least once, or exactly `count` times.
+   * Asserts a task was dispatched exactly once, or as `options` say.
    *
    * @throws {AssertionError} Listing the tasks that were dispatched.
    */
   assertDispatched(expected: Expected<"task">, options?: AssertOptions): void;
+  /**
+   * Asserts no query was sent at all.
+   *
+   * @throws {AssertionError} Listing the queries that were sent.
+   */
+  assertNothingSent(): void;
+  /**
+   * Asserts no command was executed at all.
+   *
+   * @throws {AssertionError} Listing the commands that were executed.
+   */
+  assertNothingExecuted(): void;
   /**
    * Asserts no event was published at all.
    *
@@ -127,8 +155,22 @@ export interface FakeRecorder {
    */
   assertNothingPublished(): void;
   /**
-   * Forgets what was recorded and every given query result. Registered
-   * handlers stay.
+   * Asserts no task was dispatched at all.
+   *
+   * @throws {AssertionError} Listing the tasks that were dispatched.
+   */
+  assertNothingDispatched(): void;
+  /** The queries of one definition that were sent, in order. */
+  sent<P, R>(definition: QueryDefinition<P, R>): QueryMessage<P, R>[];
+  /** The commands of one definition that were executed, in order. */
+  executed<P, R>(definition: CommandDefinition<P, R>): CommandMessage<P, R>[];
+  /** The events of one definition that were published, in order. */
+  published<P>(definition: EventDefinition<P>): EventMessage<P>[];
+  /** The tasks of one definition that were dispatched, in order. */
+  dispatched<P>(definition: TaskDefinition<P>): TaskMessage<P>[];
+  /**
+   * Forgets what was recorded and every given query and command result.
+   * Registered handlers stay.
    */
   reset(): void;
 }
@@ -146,6 +188,15 @@ export interface FakeBus extends MessageBus, FakeRecorder {
     definition: QueryDefinition<P, R>,
     result: R | ((query: QueryMessage<P, R>) => R),
   ): void;
+  /**
+   * Answers a command with `result`, or with `result(command)` when it is a
+   * function, instead of its handler; the command is still recorded. To
+   * answer with a function value, wrap it: `() => fn`.
+   */
+  givenCommandResult<P, R>(
+    definition: CommandDefinition<P, R>,
+    result: R | ((command: CommandMessage<P, R>) => R),
+  ): void;
 }
 
 /**
@@ -159,6 +210,15 @@ export interface AsyncFakeBus extends AsyncMessageBus, FakeRecorder {
   givenQueryResult<P, R>(
     definition: QueryDefinition<P, R>,
     result: R | ((query: QueryMessage<P, R>) => R | PromiseLike<R>),
+  ): void;
+  /**
+   * Answers a command with `result`, or with `result(command)` (which may
+   * return a promise) when it is a function, instead of its handler; the
+   * command is still recorded.
+   */
+  givenCommandResult<P, R>(
+    definition: CommandDefinition<P, R>,
+    result: R | ((command: CommandMessage<P, R>) => R | PromiseLike<R>),
   ): void;
 }
 
@@ -176,14 +236,26 @@ const ASSERT_METHOD: Readonly<Record<MessageKind, string>> = {
   task: "assertDispatched",
 };
 
+// The reading methods are named after the verb: sent(), executed(), ...
+const READ_METHOD = VERB;
+
+const GIVEN_METHOD: Readonly<Record<MessageKind, string | undefined>> = {
+  query: "givenQueryResult",
+  command: "givenCommandResult",
+  event: undefined,
+  task: undefined,
+};
+
 function times(count: number): string {
   return count === 1 ? "once" : `${count} times`;
 }
 
+function inspect(value: unknown): string {
+  return Deno.inspect(value, { compact: true, breakLength: Infinity });
+}
+
 function show(message: Message): string {
-  return `${message.type} ${
-    Deno.inspect(message.payload, { compact: true, breakLength: Infinity })
-  }`;
+  return `${message.type} ${inspect(message.payload)}`;
 }
 
 function listing(kind: MessageKind, recorded: readonly Message[]): string {
@@ -201,28 +273,40 @@ function listing(kind: MessageKind, recorded: readonly Message[]): string {
   }`;
 }
 
+type AnyDefinitionLike = { readonly kind: MessageKind; readonly name: string };
+
+// A definition from define*(): a function that knows its kind and name.
+function isDefinition(value: unknown): value is AnyDefinitionLike {
+  if (typeof value !== "function") return false;
+  const { kind, name } = value as { kind?: unknown; name?: unknown };
+  return typeof kind === "string" && Object.hasOwn(VERB, kind) &&
+    typeof name === "string";
+}
+
+function describeArgument(value: unknown): string {
+  return isDefinition(value)
+    ? `${value.kind} "${value.name}"`
+    : describe(value);
+}
+
 function matcher(
   kind: MessageKind,
   expected: Expected<MessageKind>,
 ): { test: (message: Message) => boolean; label: string } {
-  const method = ASSERT_METHOD[kind];
-  if (typeof expected === "function" || !isMessage(expected)) {
-    const definition = expected as { kind?: unknown; name?: unknown };
-    if (
-      typeof expected !== "function" || typeof definition.name !== "string"
-    ) {
-      throw new TypeError(
-        `Cannot ${method}() ${describe(expected)}: expected ${
-          aKind(kind)
-        } definition or ${aKind(kind)} message`,
-      );
-    }
-    checkKind(kind, definition.kind as MessageKind, definition.name);
-    const name = definition.name;
+  if (isDefinition(expected)) {
+    checkKind(kind, expected.kind, expected.name);
+    const name = expected.name;
     return {
       test: (message) => message.type === name,
       label: `${kind} "${name}"`,
     };
+  }
+  if (typeof expected === "function" || !isMessage(expected)) {
+    throw new TypeError(
+      `Cannot ${ASSERT_METHOD[kind]}() ${describe(expected)}: expected ${
+        aKind(kind)
+      } definition or ${aKind(kind)} message`,
+    );
   }
   checkKind(kind, expected.kind, expected.type);
   return {
@@ -243,7 +327,62 @@ function checkKind(kind: MessageKind, actual: MessageKind, name: string): void {
   }
 }
 
+// How many matching messages an assertion wants: exactly `n`, or at least.
+interface Wanted {
+  readonly n: number;
+  readonly exact: boolean;
+}
+
+const EXACTLY_ONCE: Wanted = { n: 1, exact: true };
+
+function wanted(kind: MessageKind, options: unknown): Wanted {
+  const method = ASSERT_METHOD[kind];
+  if (options === undefined) return EXACTLY_ONCE;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot ${method}() as its options must be an object such as { count: 2 }: current value is ${
+        describe(options)
+      }`,
+    );
+  }
+  // A misspelt option would silently mean "exactly once".
+  for (const key of Object.keys(options)) {
+    if (key !== "count" && key !== "atLeast") {
+      throw new TypeError(
+        `Cannot ${method}() with option '${key}': it takes 'count' or 'atLeast'`,
+      );
+    }
+  }
+  const { count, atLeast } = options as { count?: unknown; atLeast?: unknown };
+  if (count !== undefined && atLeast !== undefined) {
+    throw new TypeError(
+      `Cannot ${method}() with both 'count' and 'atLeast': give one`,
+    );
+  }
+  if (atLeast !== undefined) {
+    // At least 0 would assert nothing.
+    if (!Number.isInteger(atLeast) || (atLeast as number) < 1) {
+      throw new RangeError(
+        `Cannot ${method}() as 'atLeast' must be a positive integer: current value is ${
+          inspect(atLeast)
+        }`,
+      );
+    }
+    return { n: atLeast as number, exact: false };
+  }
+  if (count === undefined) return EXACTLY_ONCE;
+  if (!Number.isInteger(count) || (count as number) < 0) {
+    throw new RangeError(
+      `Cannot ${method}() as 'count' must be a non-negative integer: current value is ${
+        inspect(count)
+      }`,
+    );
+  }
+  return { n: count as number, exact: true };
+}
+
 type Answer = { readonly answer: unknown };
+type Answerable = "query" | "command";
 
 // The recording, given results and assertions both fake buses share.
 function createFakeRecorder() {
@@ -253,34 +392,68 @@ function createFakeRecorder() {
     event: [],
     task: [],
   };
-  const answers = new Map<string, Answer>();
-  const handled = new Set<string>();
+  const answers: Record<Answerable, Map<string, Answer>> = {
+    query: new Map(),
+    command: new Map(),
+  };
+  // Names with a handler, per kind: like the real bus, a query and a task may
+  // share a name.
+  const handled: Record<MessageKind, Set<string>> = {
+    query: new Set(),
+    command: new Set(),
+    event: new Set(),
+    task: new Set(),
+  };
 
   function assertRecorded(
     kind: MessageKind,
     expected: Expected<MessageKind>,
-    options: AssertOptions = {},
+    options?: AssertOptions,
   ): void {
-    const { count } = options;
-    if (count !== undefined && (!Number.isInteger(count) || count < 0)) {
-      throw new RangeError(
-        `Cannot ${
-          ASSERT_METHOD[kind]
-        }() as 'count' must be a non-negative integer: current value is ${count}`,
-      );
-    }
+    const { n, exact } = wanted(kind, options);
     const { test, label } = matcher(kind, expected);
     const recorded = records[kind];
     const found = recorded.filter(test).length;
-    if (count === undefined ? found > 0 : found === count) return;
+    if (exact ? found === n : found >= n) return;
     const verb = VERB[kind];
-    const wanted = count === undefined ? "at least once" : times(count);
     const actual = found === 0 ? `never ${verb}` : `${verb} ${times(found)}`;
     throw new AssertionError(
-      `Expected ${label} to be ${verb} ${wanted}, but it was ${actual}.\n${
+      `Expected ${label} to be ${verb} ${exact ? "" : "at least "}${
+        times(n)
+      }, but it was ${actual}.\n${listing(kind, recorded)}`,
+    );
+  }
+
+  function assertNothing(kind: MessageKind): void {
+    const recorded = records[kind];
+    if (recorded.length === 0) return;
+    throw new AssertionError(
+      `Expected no ${PLURAL[kind]} to be ${VERB[kind]}.\n${
         listing(kind, recorded)
       }`,
     );
+  }
+
+  function read(kind: MessageKind, definition: unknown): AnyMessage[] {
+    const method = READ_METHOD[kind];
+    if (!isDefinition(definition)) {
+      throw new TypeError(
+        `Cannot ${method}() ${
+          isMessage(definition)
+            ? `a message (${describe(definition)})`
+            : describe(definition)
+        }: it takes ${aKind(kind)} definition from ${DEFINE_FUNCTION[kind]}()`,
+      );
+    }
+    if (definition.kind !== kind) {
+      throw new TypeError(
+        `Cannot ${method}() ${definition.kind} "${definition.name}": it reads ${
+          PLURAL[kind]
+        }; use ${READ_METHOD[definition.kind]}() for ${aKind(definition.kind)}`,
+      );
+    }
+    const name = definition.name;
+    return records[kind].filter((message) => message.type === name);
   }
 
   const recorder: FakeRecorder = {
@@ -296,48 +469,62 @@ function createFakeRecorder() {
       assertRecorded("event", expected, options),
     assertDispatched: (expected, options) =>
       assertRecorded("task", expected, options),
-    assertNothingPublished() {
-      if (records.event.length === 0) return;
-      throw new AssertionError(
-        `Expected no events to be published.\n${
-          listing("event", records.event)
-        }`,
-      );
-    },
+    assertNothingSent: () => assertNothing("query"),
+    assertNothingExecuted: () => assertNothing("command"),
+    assertNothingPublished: () => assertNothing("event"),
+    assertNothingDispatched: () => assertNothing("task"),
+    sent: <P, R>(definition: QueryDefinition<P, R>) =>
+      read("query", definition) as QueryMessage<P, R>[],
+    executed: <P, R>(definition: CommandDefinition<P, R>) =>
+      read("command", definition) as CommandMessage<P, R>[],
+    published: <P>(definition: EventDefinition<P>) =>
+      read("event", definition) as EventMessage<P>[],
+    dispatched: <P>(definition: TaskDefinition<P>) =>
+      read("task", definition) as TaskMessage<P>[],
     reset() {
       for (const list of Object.values(records)) list.length = 0;
-      answers.clear();
+      answers.query.clear();
+      answers.command.clear();
     },
   };
 
-  function givenQueryResult(
-    definition: QueryDefinition<unknown, unknown>,
-    answer: unknown,
-  ): void {
-    if (typeof definition !== "function" || definition.kind !== "query") {
+  function given(kind: Answerable, definition: unknown, answer: unknown): void {
+    if (!isDefinition(definition) || definition.kind !== kind) {
+      const other = isDefinition(definition)
+        ? GIVEN_METHOD[definition.kind]
+        : undefined;
       throw new TypeError(
-        `Cannot givenQueryResult() for ${
-          typeof definition === "function"
-            ? `${definition.kind} "${definition.name}"`
-            : describe(definition)
-        }: it takes a query definition from defineQuery()`,
+        `Cannot ${GIVEN_METHOD[kind]}() for ${
+          describeArgument(definition)
+        }: it takes ${aKind(kind)} definition from ${DEFINE_FUNCTION[kind]}()${
+          other === undefined || !isDefinition(definition)
+            ? ""
+            : `; use ${other}() for ${aKind(definition.kind)}`
+        }`,
       );
     }
-    answers.set(definition.name, { answer });
+    answers[kind].set(definition.name, { answer });
   }
 
   // Tracks which queries, commands and tasks have a handler, so that an
   // unhandled command or task is recorded instead of failing.
-  // deno-lint-ignore no-explicit-any
-  function tracked<F extends (definition: any, handler: any) => Unregister>(
+  function tracked<
+    // deno-lint-ignore no-explicit-any
+    F extends (definition: any, handler: any) => Unregister,
+  >(
+    kind: MessageKind,
     register: F,
   ): F {
     return ((definition: { readonly name: string }, handler: unknown) => {
       const unregister = register(definition, handler);
-      handled.add(definition.name);
+      handled[kind].add(definition.name);
+      let registered = true;
       return () => {
         unregister();
-        handled.delete(definition.name);
+        // A second call must not forget a handler registered since.
+        if (!registered) return;
+        registered = false;
+        handled[kind].delete(definition.name);
       };
     }) as F;
   }
@@ -347,33 +534,37 @@ function createFakeRecorder() {
   function intercept(
     message: AnyMessage,
   ): Answer | "skip" | "next" {
-    records[message.kind].push(message);
-    if (message.kind === "event") return "next";
-    if (message.kind === "query") {
-      const given = answers.get(message.type);
+    const { kind, type } = message;
+    records[kind].push(message);
+    if (kind === "event") return "next";
+    if (kind === "query" || kind === "command") {
+      const given = answers[kind].get(type);
       if (given !== undefined) return given;
-      if (!handled.has(message.type)) {
-        throw new NoHandlerError(
-          "query",
-          message.type,
-          `give it a result with givenQueryResult(${message.type}, result) or register a handler with registerQuery()`,
-        );
-      }
-      return "next";
     }
-    return handled.has(message.type) ? "next" : "skip";
+    if (handled[kind].has(type)) return "next";
+    if (kind === "query") {
+      throw new NoHandlerError(
+        "query",
+        type,
+        `give it a result with givenQueryResult(${type}, result) or register a handler with registerQuery()`,
+      );
+    }
+    return "skip";
   }
 
   // The fake bus: the real bus's methods, registrations tracked, plus the
-  // recorder and givenQueryResult.
+  // recorder and the given results.
   function expose<B extends MessageBus | AsyncMessageBus>(bus: B) {
     return {
       ...bus,
       ...recorder,
-      registerQuery: tracked(bus.registerQuery),
-      registerCommand: tracked(bus.registerCommand),
-      registerTask: tracked(bus.registerTask),
-      givenQueryResult,
+      registerQuery: tracked("query", bus.registerQuery),
+      registerCommand: tracked("command", bus.registerCommand),
+      registerTask: tracked("task", bus.registerTask),
+      givenQueryResult: (definition: unknown, answer: unknown) =>
+        given("query", definition, answer),
+      givenCommandResult: (definition: unknown, answer: unknown) =>
+        given("command", definition, answer),
     };
   }
 
@@ -394,7 +585,7 @@ function createFakeRecorder() {
  * const GetCredit = defineQuery<{ userId: string }, number>("GetCredit");
  * const Checkout = defineCommand<{ userId: string; total: number }>("Checkout");
  * const CheckoutRefused = defineEvent<{ userId: string }>("CheckoutRefused");
- * const ChargeCard = defineCommand<{ userId: string; total: number }>("ChargeCard");
+ * const ChargeCard = defineCommand<{ userId: string; total: number }, string>("ChargeCard");
  *
  * function checkoutModule(bus: MessageBus): void {
  *   bus.registerCommand(Checkout, ({ payload }) => {
@@ -410,14 +601,18 @@ function createFakeRecorder() {
  * checkoutModule(bus);
  * bus.givenQueryResult(GetCredit, 10);
  * bus.execute(Checkout({ userId: "u1", total: 50 }));
- * bus.assertPublished(CheckoutRefused({ userId: "u1" }));
+ * bus.assertPublished(CheckoutRefused({ userId: "u1" })); // exactly once
+ * bus.assertExecuted(ChargeCard, { count: 0 });
  *
  * bus.reset();
  * bus.givenQueryResult(GetCredit, (q) => (q.payload.userId === "rich" ? 100 : 0));
+ * bus.givenCommandResult(ChargeCard, "charge-1");
  * bus.execute(Checkout({ userId: "rich", total: 50 }));
- * bus.assertExecuted(ChargeCard({ userId: "rich", total: 50 }), { count: 1 });
+ * bus.execute(Checkout({ userId: "rich", total: 50 }));
+ * bus.assertExecuted(ChargeCard({ userId: "rich", total: 50 }), { count: 2 });
+ * bus.assertSent(GetCredit, { atLeast: 1 });
  * bus.assertNothingPublished();
- * deepStrictEqual(bus.sentQueries.length, 1);
+ * deepStrictEqual(bus.sent(GetCredit).map((q) => q.payload.userId), ["rich", "rich"]);
  * ```
  */
 export function createFakeBus(): FakeBus {
@@ -442,27 +637,30 @@ export function createFakeBus(): FakeBus {
  *
  * @example Testing an async module
  * ```ts
- * import { defineEvent, defineQuery, defineTask, type AsyncMessageBus } from "@monolith/message-bus";
+ * import { defineCommand, defineEvent, defineQuery, type AsyncMessageBus } from "@monolith/message-bus";
  * import { createAsyncFakeBus } from "@monolith/message-bus/testing";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const GetEmail = defineQuery<{ userId: string }, string>("GetEmail");
  * const UserJoined = defineEvent<{ userId: string }>("UserJoined");
- * const SendEmail = defineTask<{ to: string }>("SendEmail");
+ * const SendEmail = defineCommand<{ to: string }, { messageId: string }>("SendEmail");
+ * const EmailSent = defineEvent<{ messageId: string }>("EmailSent");
  *
  * function welcomeModule(bus: AsyncMessageBus): void {
  *   bus.subscribe(UserJoined, async ({ payload }) => {
  *     const to = await bus.send(GetEmail({ userId: payload.userId }));
- *     await bus.dispatch(SendEmail({ to }));
+ *     const { messageId } = await bus.execute(SendEmail({ to }));
+ *     await bus.publish(EmailSent({ messageId }));
  *   });
  * }
  *
  * const bus = createAsyncFakeBus();
  * welcomeModule(bus);
  * bus.givenQueryResult(GetEmail, async (q) => await Promise.resolve(`${q.payload.userId}@example.com`));
+ * bus.givenCommandResult(SendEmail, (c) => ({ messageId: `m-${c.payload.to}` }));
  * await bus.publish(UserJoined({ userId: "ada" }));
- * bus.assertDispatched(SendEmail({ to: "ada@example.com" }), { count: 1 });
- * deepStrictEqual(bus.publishedEvents.length, 1);
+ * bus.assertExecuted(SendEmail({ to: "ada@example.com" }));
+ * deepStrictEqual(bus.published(EmailSent).map((e) => e.payload), [{ messageId: "m-ada@example.com" }]);
  * ```
  */
 export function createAsyncFakeBus(): AsyncFakeBus {

@@ -1,7 +1,7 @@
 /**
- * Fake buses for unit tests: they record every dispatch, answer queries with
- * results you give them, and assert on what a module sent, executed,
- * published and dispatched.
+ * Fake buses for unit tests: they record every dispatch, answer queries and
+ * commands with results you give them, and assert on what a module sent,
+ * executed, published and dispatched.
  *
  * A fake bus is a real bus underneath: handlers the module under test
  * registers run as usual, so a test can drive the module through its own
@@ -22,7 +22,7 @@
  * const bus = createFakeBus();
  * ordersModule(bus);
  * bus.execute(PlaceOrder({ sku: "a" }));
- * bus.assertPublished(OrderPlaced({ sku: "a" }), { count: 1 });
+ * bus.assertPublished(OrderPlaced({ sku: "a" })); // exactly once
  * ```
  *
  * A fake clock (`createFakeClock`) drives the timed middleware in tests

@@ -48,7 +48,7 @@ Deno.test("createBus() methods are closures that work detached", () => {
   deepStrictEqual(heard, 1);
 });
 
-Deno.test("createBus() calls handlers with the message and one shared context", () => {
+Deno.test("createBus() calls handlers with the message and a context of each dispatch", () => {
   const bus = createBus();
   const contexts: DispatchContext[] = [];
   const messages: unknown[] = [];
@@ -66,8 +66,9 @@ Deno.test("createBus() calls handlers with the message and one shared context", 
   bus.publish(OrderCreated({ orderId: "o" }));
   deepStrictEqual(messages[0] === query, true);
   deepStrictEqual(contexts.length, 3);
-  deepStrictEqual(contexts.every((context) => context === contexts[0]), true);
-  deepStrictEqual(contexts[0]!.signal.aborted, false);
+  // Each dispatch is its own, with its own id; none aborts or has a deadline.
+  deepStrictEqual(new Set(contexts.map((context) => context.id)).size, 3);
+  deepStrictEqual(contexts.every((context) => !context.signal.aborted), true);
   deepStrictEqual(contexts[0]!.deadline, undefined);
 });
 

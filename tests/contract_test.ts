@@ -212,7 +212,13 @@ Deno.test("a caller's { id } is context.id for middleware and handlers, and is n
     return next(message);
   };
   const sync = createBus({ middleware: [spy] });
+  let nested: {
+    id: string;
+    causationId: string | undefined;
+    correlationId: string;
+  } = { id: "", causationId: undefined, correlationId: "" };
   sync.registerQuery(GetUser, (_q, context) => {
+    nested = context;
     seen.push(`handler GetUser ${context.id}`);
     return "x";
   });
@@ -221,11 +227,19 @@ Deno.test("a caller's { id } is context.id for middleware and handlers, and is n
     context.send(GetUser({ id: "1" }));
   });
   sync.execute(Save("x"), { id: "cmd-1" });
-  deepStrictEqual(seen, [
+  deepStrictEqual(seen.slice(0, 2), [
     "middleware Save cmd-1",
     "handler Save cmd-1",
-    "middleware GetUser undefined",
-    "handler GetUser undefined",
+  ]);
+  // The nested dispatch has an id of its own, caused by cmd-1.
+  deepStrictEqual(seen.slice(2), [
+    `middleware GetUser ${nested.id}`,
+    `handler GetUser ${nested.id}`,
+  ]);
+  deepStrictEqual(nested.id === "cmd-1", false);
+  deepStrictEqual([nested.causationId, nested.correlationId], [
+    "cmd-1",
+    "cmd-1",
   ]);
 
   const plain = createAsyncBus();
@@ -236,7 +250,7 @@ Deno.test("a caller's { id } is context.id for middleware and handlers, and is n
   await plain.execute(Save("x"), { id: "from-outbox" });
   deepStrictEqual(id, "from-outbox");
   await plain.execute(Save("x"));
-  deepStrictEqual(id, undefined);
+  deepStrictEqual(typeof id === "string" && id !== "from-outbox", true);
   await rejects(plain.execute(Save("x"), { id: "" }), {
     name: "TypeError",
     message:

@@ -57,7 +57,7 @@ Deno.test("built-in middleware use only the public contract: no context internal
   for (const family of FAMILIES) {
     for (const [path, text] of await sources(`src/${family}/`)) {
       const checks: [RegExp, string][] = [
-        [/\bslots\b/, "slots"],
+        [/\.slots\b|ContextSlots/, "slots"],
         [/REPEATS_NEXT/, "REPEATS_NEXT"],
         [/DELIVER_TO/, "DELIVER_TO"],
         [

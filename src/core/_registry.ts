@@ -26,6 +26,8 @@ export interface Subscriber {
   index: number;
   /** Unsubscribed: its place holds a no-op until the arrays are compacted. */
   removed: boolean;
+  /** It takes a context parameter: a publish makes a dispatch for it. */
+  readonly contextual: boolean;
 }
 
 /**
@@ -41,6 +43,8 @@ export interface EventEntry {
   subscribers: Subscriber[];
   /** Subscribers not removed. */
   live: number;
+  /** Live subscribers that take a context parameter. */
+  contextual: number;
   /** A publish may be iterating the arrays: copy before changing them. */
   shared: boolean;
 }
@@ -234,6 +238,22 @@ function idOption(
   return id;
 }
 
+function moduleOption(
+  definition: AnyDefinition,
+  options: SubscribeOptions | undefined,
+): string | undefined {
+  const module = options?.module;
+  if (module === undefined) return undefined;
+  if (typeof module !== "string" || module === "") {
+    throw new TypeError(
+      `Cannot subscribe() to event "${definition.name}" as 'module' must be a non-empty string: current value is ${
+        describe(module)
+      }`,
+    );
+  }
+  return module;
+}
+
 // Below this many places, an unsubscribe compacts at once; above, no-ops
 // pile up until they are half the places.
 const COMPACT_AT_ONCE = 64;
@@ -263,21 +283,35 @@ function refuseAsync(
   );
 }
 
+/**
+ * Whether a handler takes a context parameter, and so gets a dispatch of its
+ * own: any arity but one (a handler of one parameter cannot see a context).
+ */
+export function takesContext(handler: Handler): boolean {
+  return handler.length !== 1;
+}
+
 /** How a bus stores its handlers. */
 export interface RegistryOptions {
   /**
    * Turns each query, command and task handler into the function the routing
-   * table holds (the asynchronous bus makes every one return a promise).
+   * table holds (the asynchronous bus makes every one return a promise; a
+   * handler that takes a context gets its dispatch made and its emitted
+   * messages cascaded). `module` is what its dispatches carry as origin.
    */
-  readonly adapt?: (handler: Handler) => Handler;
+  readonly adapt: (handler: Handler, module: string | undefined) => Handler;
+  /** The same for an event subscriber that takes a context. */
+  readonly adaptSubscriber: (
+    handler: Handler,
+    module: string | undefined,
+  ) => Handler;
   /** Refuse `async function` handlers (the synchronous bus). */
-  readonly synchronous?: boolean;
+  readonly synchronous: boolean;
 }
 
 /** Creates empty routing tables and the methods that fill them. */
-export function createRegistry(options: RegistryOptions = {}): Registry {
-  const adapt = options.adapt ?? ((handler: Handler) => handler);
-  const synchronous = options.synchronous === true;
+export function createRegistry(options: RegistryOptions): Registry {
+  const { adapt, adaptSubscriber, synchronous } = options;
   const names = new Map<string, string>();
   const routes: Routes = {
     queries: new Map(),
@@ -329,7 +363,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
         }
       }
       const release = claim(kind, definition);
-      table.set(definition.name, adapt(handler));
+      table.set(definition.name, adapt(handler, undefined));
       names.set(`${kind}:${definition.name}`, nameOf(handler));
       let registered = true;
       return () => {
@@ -351,6 +385,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     if (synchronous) refuseAsync("event", definition, handler);
     const type = definition.name;
     const explicit = idOption(definition, options);
+    const module = moduleOption(definition, options);
     let taken = ids.get(type);
     if (explicit !== undefined && taken?.has(explicit)) {
       throw new TypeError(
@@ -374,22 +409,33 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     }
     let entry = routes.events.get(type);
     if (entry === undefined) {
-      entry = { handlers: [], subscribers: [], live: 0, shared: false };
+      entry = {
+        handlers: [],
+        subscribers: [],
+        live: 0,
+        contextual: 0,
+        shared: false,
+      };
       routes.events.set(type, entry);
     } else if (entry.shared) {
       entry.handlers = [...entry.handlers];
       entry.subscribers = [...entry.subscribers];
       entry.shared = false;
     }
+    const contextual = takesContext(handler);
     const self: Subscriber = {
       id,
       name,
       index: entry.handlers.length,
       removed: false,
+      contextual,
     };
-    entry.handlers.push(handler);
+    entry.handlers.push(
+      contextual ? adaptSubscriber(handler, module) : handler,
+    );
     entry.subscribers.push(self);
     entry.live++;
+    if (contextual) entry.contextual++;
     if (taken === undefined) ids.set(type, taken = new Map());
     taken.set(id, self);
     const own = taken;
@@ -403,6 +449,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       }
       const current = routes.events.get(type)!;
       current.live--;
+      if (self.contextual) current.contextual--;
       if (current.live === 0) {
         routes.events.delete(type);
         ids.delete(type);

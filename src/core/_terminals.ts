@@ -24,9 +24,12 @@ import {
   type CallerOptions,
   callerOptions,
   type Context,
+  entryContext,
+  handlerContext,
   type Method,
   rootContext,
   type Router,
+  subscriberContext,
   underSignal,
   withCaller,
 } from "./_context.ts";
@@ -109,6 +112,7 @@ export function syncTerminals(routes: Routes): TerminalSet {
     if (entry === undefined || event.kind !== "event") {
       return unheard(event);
     }
+    if (entry.contextual > 0) context = publishContext(context);
     const subscribers = entry.handlers;
     const live = entry.live;
     let errors: unknown[] | undefined;
@@ -134,6 +138,7 @@ export function syncTerminals(routes: Routes): TerminalSet {
       if (target !== undefined) throw noSubscriber(event, target);
       return;
     }
+    if (entry.contextual > 0) context = publishContext(context);
     const subscribers = entry.handlers;
     const who = entry.subscribers;
     let errors: unknown[] | undefined;
@@ -236,6 +241,7 @@ export function asyncTerminals(routes: Routes): TerminalSet {
     if (entry === undefined || event.kind !== "event") {
       return unheardAsync(event);
     }
+    if (entry.contextual > 0) context = publishContext(context);
     const subscribers = entry.handlers;
     const live = entry.live;
     // Outcomes are only tracked once a subscriber returns a promise or
@@ -268,6 +274,7 @@ export function asyncTerminals(routes: Routes): TerminalSet {
           throw noSubscriber(event, target);
         });
     }
+    if (entry.contextual > 0) context = publishContext(context);
     const subscribers = entry.handlers;
     const who = entry.subscribers;
     const running: unknown[] = [];
@@ -370,10 +377,10 @@ export function kindChecked(
   return async
     ? (message, context) =>
       message?.kind === kind
-        ? chain(message, context)
+        ? chain(message, chainContext(context))
         : unroutableAsync(kind, message)
     : (message, context) => {
-      if (message?.kind === kind) return chain(message, context);
+      if (message?.kind === kind) return chain(message, chainContext(context));
       throw unroutable(kind, message);
     };
 }
@@ -408,7 +415,167 @@ function withOptionsAsync(
   return caller.signal === undefined ? run() : underSignal(caller.signal, run);
 }
 
+/**
+ * A query, command or task handler of the synchronous bus that takes a
+ * context: it runs in a dispatch of its own (or the one its entry made), and
+ * what it emits is cascaded once it has returned.
+ */
+export function contextualHandler(
+  handler: Handler,
+  module: string | undefined,
+): Handler {
+  return (message, parent) => {
+    const context = handlerContext(parent);
+    if (module !== undefined) context.handlerModule = module;
+    return runSync(handler, message, context);
+  };
+}
+
+/** An event subscriber of the synchronous bus that takes a context. */
+export function contextualSubscriber(
+  handler: Handler,
+  module: string | undefined,
+): Handler {
+  return (event, dispatch) =>
+    runSync(handler, event, subscriberContext(dispatch, module));
+}
+
+/**
+ * A query, command or task handler of the asynchronous bus that takes a
+ * context; its result arrives as a promise, and what it emitted is cascaded
+ * once that promise has resolved.
+ */
+export function contextualHandlerAsync(
+  handler: Handler,
+  module: string | undefined,
+): Handler {
+  const run = promising(handler);
+  return (message, parent) => {
+    const context = handlerContext(parent);
+    if (module !== undefined) context.handlerModule = module;
+    return runAsync(run, message, context);
+  };
+}
+
+/** An event subscriber of the asynchronous bus that takes a context. */
+export function contextualSubscriberAsync(
+  handler: Handler,
+  module: string | undefined,
+): Handler {
+  const run = promising(handler);
+  return (event, dispatch) =>
+    runAsync(run, event, subscriberContext(dispatch, module));
+}
+
+function runSync(
+  handler: Handler,
+  message: AnyMessage,
+  context: Context,
+): unknown {
+  let result: unknown;
+  try {
+    result = handler(message, context);
+  } catch (error) {
+    context.discardEmitted();
+    throw error;
+  }
+  const emitted = context.takeEmitted();
+  if (emitted === undefined) return result;
+  const errors = cascade(context, emitted);
+  if (errors !== undefined) throw cascadeError(context, emitted, errors);
+  return result;
+}
+
+function runAsync(
+  run: Handler,
+  message: AnyMessage,
+  context: Context,
+): Promise<unknown> {
+  return (run(message, context) as Promise<unknown>).then(
+    async (result) => {
+      const emitted = context.takeEmitted();
+      if (emitted === undefined) return result;
+      const errors = await cascadeAsync(context, emitted);
+      if (errors !== undefined) throw cascadeError(context, emitted, errors);
+      return result;
+    },
+    (error) => {
+      context.discardEmitted();
+      throw error;
+    },
+  );
+}
+
+const METHOD_OF = {
+  command: "execute",
+  event: "publish",
+  task: "dispatch",
+} as const;
+
+// Dispatches what a handler emitted, in order, caused by its dispatch: all
+// of them, even when one fails; the errors are returned.
+function cascade(
+  context: Context,
+  emitted: readonly AnyMessage[],
+): unknown[] | undefined {
+  const parent = context.nested();
+  const { router } = context;
+  let errors: unknown[] | undefined;
+  for (const message of emitted) {
+    try {
+      router[METHOD_OF[message.kind as keyof typeof METHOD_OF]](
+        message,
+        parent,
+      );
+    } catch (error) {
+      (errors ??= []).push(error);
+    }
+  }
+  return errors;
+}
+
+async function cascadeAsync(
+  context: Context,
+  emitted: readonly AnyMessage[],
+): Promise<unknown[] | undefined> {
+  const parent = context.nested();
+  const { router } = context;
+  let errors: unknown[] | undefined;
+  for (const message of emitted) {
+    try {
+      await router[METHOD_OF[message.kind as keyof typeof METHOD_OF]](
+        message,
+        parent,
+      );
+    } catch (error) {
+      (errors ??= []).push(error);
+    }
+  }
+  return errors;
+}
+
+function cascadeError(
+  context: Context,
+  emitted: readonly AnyMessage[],
+  errors: readonly unknown[],
+): unknown {
+  if (errors.length === 1) return errors[0];
+  return new AggregateError(
+    errors,
+    `${errors.length} of ${emitted.length} messages emitted by dispatch ${context.id} failed; each error is in .errors`,
+  );
+}
+
 // --- off the hot path -------------------------------------------------------
+
+// Forwarders to _context.ts, declared here for the reason at the top.
+function publishContext(parent: Context): Context {
+  return handlerContext(parent);
+}
+
+function chainContext(parent: Context): Context {
+  return entryContext(parent);
+}
 
 type Run = (
   handler: Handler,

@@ -11,10 +11,12 @@ import {
   composeAsync,
   middlewareOption,
 } from "./_compose.ts";
-import { createRegistry } from "./_registry.ts";
+import { createRegistry, takesContext } from "./_registry.ts";
 import {
   assemble,
   asyncTerminals,
+  contextualHandlerAsync,
+  contextualSubscriberAsync,
   kindChecked,
   promising,
 } from "./_terminals.ts";
@@ -70,7 +72,14 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
     options,
     true,
   ) as readonly AsyncMiddleware[];
-  const registry = createRegistry({ adapt: promising });
+  const registry = createRegistry({
+    adapt: (handler, module) =>
+      takesContext(handler)
+        ? contextualHandlerAsync(handler, module)
+        : promising(handler),
+    adaptSubscriber: contextualSubscriberAsync,
+    synchronous: false,
+  });
   return assemble<AsyncMessageBus>(
     registry,
     asyncTerminals(registry.routes),

@@ -7,8 +7,14 @@
  */
 
 import { compose, middlewareOption } from "./_compose.ts";
-import { createRegistry } from "./_registry.ts";
-import { assemble, kindChecked, syncTerminals } from "./_terminals.ts";
+import { createRegistry, takesContext } from "./_registry.ts";
+import {
+  assemble,
+  contextualHandler,
+  contextualSubscriber,
+  kindChecked,
+  syncTerminals,
+} from "./_terminals.ts";
 import type { MessageBus, Middleware } from "./types.ts";
 
 /** Options of {@linkcode createBus}. */
@@ -69,7 +75,12 @@ export function createBus(options: BusOptions = {}): MessageBus {
     options,
     false,
   );
-  const registry = createRegistry({ synchronous: true });
+  const registry = createRegistry({
+    adapt: (handler, module) =>
+      takesContext(handler) ? contextualHandler(handler, module) : handler,
+    adaptSubscriber: contextualSubscriber,
+    synchronous: true,
+  });
   return assemble<MessageBus>(
     registry,
     syncTerminals(registry.routes),

@@ -23,6 +23,24 @@ import type {
 // Contexts
 
 /**
+ * The data a dispatch carries to its handlers and every nested dispatch (a
+ * tenant, the authenticated user, a database transaction): read-only,
+ * attached by a caller (`{ data }` in the dispatch options) or by a
+ * middleware (`next(message, { data })`). It is empty here; an application
+ * declares its fields once, by declaration merging:
+ *
+ * ```ts ignore
+ * declare module "@monolith/message-bus" {
+ *   interface ContextData {
+ *     readonly tenant?: string;
+ *   }
+ * }
+ * ```
+ */
+// deno-lint-ignore no-empty-interface
+export interface ContextData {}
+
+/**
  * What a middleware knows about the dispatch it wraps (its third argument),
  * and what every handler's context has too.
  */
@@ -47,11 +65,25 @@ export interface MiddlewareContext {
    */
   readonly attempt: number;
   /**
-   * The id the caller gave this dispatch (`{ id }` in its options), kept
-   * through redeliveries; `undefined` when none was given. Nested dispatches
-   * do not inherit it.
+   * This dispatch's id: the one its caller gave (`{ id }` in its options,
+   * kept through redeliveries), or one made when first read, unique across
+   * processes. Nested dispatches have their own.
    */
-  readonly id: string | undefined;
+  readonly id: string;
+  /** The id of the outermost dispatch this one belongs to (its own, if it is). */
+  readonly correlationId: string;
+  /** The id of the dispatch that caused this one; `undefined` for the outermost. */
+  readonly causationId: string | undefined;
+  /**
+   * The module this dispatch came from, when the handler that made it said
+   * so: its subscriber's `module` option, or the id of the session it was
+   * registered through; otherwise `undefined`.
+   */
+  readonly origin: string | undefined;
+  /** The data this dispatch carries; see {@linkcode ContextData}. */
+  readonly data: Readonly<ContextData>;
+  /** The id of the session it was dispatched through, inherited by nested dispatches. */
+  readonly sessionId: string | undefined;
   /**
    * For a publish to one subscriber (`{ subscriber }` in its options), that
    * subscriber's id; `undefined` for a publish to every subscriber and for
@@ -68,7 +100,20 @@ export interface MiddlewareContext {
  * nested work stop when the outer request has given up.
  */
 export interface DispatchContext
-  extends MiddlewareContext, QueryDispatcher, MessageDispatcher {}
+  extends MiddlewareContext, QueryDispatcher, MessageDispatcher {
+  /**
+   * Cascades a command, event or task: it is dispatched by its kind once
+   * this handler has returned without throwing, in the order emitted, caused
+   * by this dispatch. If the handler throws, what it emitted is dropped. A
+   * failure of an emitted dispatch fails the dispatch that emitted it (all
+   * emitted messages are dispatched first; then the single error, or an
+   * `AggregateError`).
+   *
+   * @throws {TypeError} For a query, a value that is not a message, or an
+   * emit after the handler finished.
+   */
+  emit(message: CommandMessage | EventMessage | TaskMessage): void;
+}
 
 /**
  * The second argument of every handler on the asynchronous bus, and the
@@ -77,7 +122,16 @@ export interface DispatchContext
  * inherit its signal and deadline.
  */
 export interface AsyncDispatchContext
-  extends MiddlewareContext, AsyncQueryDispatcher, AsyncMessageDispatcher {}
+  extends MiddlewareContext, AsyncQueryDispatcher, AsyncMessageDispatcher {
+  /**
+   * Cascades a command, event or task once this handler's promise has
+   * resolved; see {@linkcode DispatchContext.emit}.
+   *
+   * @throws {TypeError} For a query, a value that is not a message, or an
+   * emit after the handler finished.
+   */
+  emit(message: CommandMessage | EventMessage | TaskMessage): void;
+}
 
 /**
  * What a middleware may change for the rest of a dispatch, through
@@ -90,6 +144,8 @@ export interface ContextChange {
   readonly deadline?: number;
   /** The try this call of `next` makes, from 1 (see `retry`). */
   readonly attempt?: number;
+  /** Data merged into the dispatch's data for the rest of it. */
+  readonly data?: Readonly<Partial<ContextData>>;
   /**
    * Told which handlers this dispatch calls and which of them fail. Observers
    * of outer middleware are told too; nested dispatches have their own.
@@ -150,6 +206,8 @@ export interface DispatchOptions {
    * id it had before, so that handlers can tell a repeat.
    */
   readonly id?: string;
+  /** Data for the handlers and every nested dispatch; see {@linkcode ContextData}. */
+  readonly data?: Readonly<Partial<ContextData>>;
 }
 
 /** Options of `publish`: those of every dispatch, and a single subscriber. */
@@ -172,6 +230,12 @@ export interface SubscribeOptions {
    * already. Give one when function names may change between deployments.
    */
   readonly id?: string;
+  /**
+   * The module this subscriber belongs to, when it is not the event's own:
+   * dispatches it makes carry it as `context.origin`, which the report's
+   * interaction map draws.
+   */
+  readonly module?: string;
 }
 
 /** Removes the registration that returned it. Calling it again does nothing. */

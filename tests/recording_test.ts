@@ -66,7 +66,12 @@ Deno.test("recorder() writes one record per dispatch, saying kind and type like 
     "durationMs",
     "result",
     "error",
+    "id",
+    "correlationId",
   ]);
+  // Each outermost dispatch has its own id, and is its own correlation.
+  deepStrictEqual(query!.correlationId, query!.id);
+  deepStrictEqual(new Set(store.records.map((r) => r.id)).size, 3);
   match(query!.ts, TS);
   deepStrictEqual(typeof query!.durationMs, "number");
   deepStrictEqual(query!.durationMs >= 0, true);
@@ -279,7 +284,7 @@ Deno.test("jsonlStore() writes one JSON line per record to a new run file", asyn
   const first = JSON.parse(lines[0]!);
   match(
     lines[0]!,
-    /^\{"ts":"[^"]+","type":"query","class":"GetUser","payload":\{"id":"0"\},"duration_ns":\d+,"result":\{"name":"0"\},"error":null\}$/,
+    /^\{"ts":"[^"]+","type":"query","class":"GetUser","payload":\{"id":"0"\},"duration_ns":\d+,"result":\{"name":"0"\},"error":null,"id":"[0-9a-z-]+","correlation_id":"[0-9a-z-]+"\}$/,
   );
   match(first.ts, TS);
   deepStrictEqual(JSON.parse(lines[100]!).payload, { id: "last" });

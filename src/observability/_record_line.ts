@@ -134,13 +134,18 @@ export function encodeRecord(
 function identity(record: DispatchRecord): string {
   const { id, correlationId, causationId, origin } = record;
   if (id === undefined) return "";
-  return `,"id":${JSON.stringify(id)},"correlation_id":${
-    JSON.stringify(correlationId ?? id)
-  }${
-    causationId === undefined
-      ? ""
-      : `,"causation_id":${JSON.stringify(causationId)}`
-  }${origin === undefined ? "" : `,"origin":${JSON.stringify(origin)}`}`;
+  return `,"id":${quoted(id)},"correlation_id":${quoted(correlationId ?? id)}${
+    causationId === undefined ? "" : `,"causation_id":${quoted(causationId)}`
+  }${origin === undefined ? "" : `,"origin":${quoted(origin)}`}`;
+}
+
+// Ids the bus makes need no escaping; a caller's may.
+const SAFE_ID = /^[0-9A-Za-z_.:-]*$/;
+
+function quoted(text: string): string {
+  return typeof text === "string" && SAFE_ID.test(text)
+    ? `"${text}"`
+    : JSON.stringify(String(text));
 }
 
 /**

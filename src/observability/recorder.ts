@@ -162,7 +162,7 @@ export function recorder(
       storeFailed(message, error);
     }
   }
-  return observing((message, start, outcome, failed) => {
+  return observing((message, start, outcome, failed, context) => {
     if (onlyErrors && !failed) return;
     const end = now();
     let returned: unknown;
@@ -175,6 +175,10 @@ export function recorder(
         durationMs: end - start,
         result: failed || outcome === undefined ? null : outcome,
         error: failed ? errorJson(outcome) : null,
+        id: context.id,
+        correlationId: context.correlationId,
+        causationId: context.causationId,
+        origin: context.origin,
         [TRUSTED_TS]: true,
         [THROWN]: failed ? outcome : undefined,
       } as DispatchRecord);

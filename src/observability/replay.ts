@@ -69,6 +69,12 @@ export interface ReplayReport {
   readonly total: number;
   /** Records dispatched again. */
   readonly replayed: number;
+  /**
+   * Records left to their cause: a handler dispatched them (their
+   * `causationId` is in the recording), so replaying the cause dispatches
+   * them again. They are not dispatched on their own.
+   */
+  readonly nested: number;
   /** Replayed records whose outcome matched. */
   readonly matched: number;
   /** Replayed records whose outcome differed. */
@@ -83,6 +89,11 @@ export interface ReplayReport {
  * one: the result in its JSON form, or the error's name and message. Values
  * that had no JSON form are replayed in their JSON form (a BigInt payload
  * arrives as `{ "$bigint": "..." }`), and redacted fields as redacted.
+ *
+ * The causal structure is kept: a record whose cause is in the recording (a
+ * handler dispatched it) is left to that cause, which dispatches it again;
+ * the others are dispatched with their recorded id, so what they cause links
+ * to them as it did. The recording is read whole first.
  *
  * @param records Records, for example from {@linkcode readRecording}.
  * @param bus The bus to dispatch into.
@@ -123,11 +134,21 @@ export async function replay(
   const byName = definitionsByName(options?.definitions);
   const differences: ReplayDifference[] = [];
   const skipped: ReplaySkip[] = [];
+  // A record is written when its dispatch ends, so what a handler dispatched
+  // comes before its cause: the whole recording is read first.
+  const all: DispatchRecord[] = [];
+  for await (const given of records) all.push(checkRecord(given, all.length));
+  const ids = new Set<string>();
+  for (const record of all) if (record.id !== undefined) ids.add(record.id);
   let total = 0;
   let matched = 0;
-  for await (const given of records) {
+  let nested = 0;
+  for (const record of all) {
     const index = total++;
-    const record = checkRecord(given, index);
+    if (record.causationId !== undefined && ids.has(record.causationId)) {
+      nested++;
+      continue;
+    }
     const definition = byName.get(record.type);
     if (definition === undefined) {
       skipped.push({
@@ -151,14 +172,15 @@ export async function replay(
     const message = (definition as (payload: unknown) => AnyMessage)(
       record.payload,
     );
-    const actual = await outcomeOf(bus, message);
+    const actual = await outcomeOf(bus, message, record.id);
     const expected = { result: record.result, error: record.error };
     if (isDeepStrictEqual(actual, expected)) matched++;
     else differences.push({ index, record, expected, actual });
   }
   return {
     total,
-    replayed: total - skipped.length,
+    replayed: total - skipped.length - nested,
+    nested,
     matched,
     differences,
     skipped,
@@ -209,12 +231,19 @@ function checkRecord(record: unknown, index: number): DispatchRecord {
   return given as DispatchRecord;
 }
 
+// A replayed dispatch keeps its recorded id, so what it causes links to it
+// as in the recording.
 async function outcomeOf(
   bus: MessageBus | AsyncMessageBus,
   message: AnyMessage,
+  id: string | undefined,
 ): Promise<ReplayOutcome> {
   try {
-    const result = await dispatchByKind(bus, message);
+    const result = await dispatchByKind(
+      bus,
+      message,
+      id === undefined ? undefined : { id },
+    );
     return {
       result: result === undefined ? null : toJsonValue(result),
       error: null,

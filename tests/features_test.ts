@@ -314,3 +314,110 @@ Deno.test("the recorder writes id, correlation_id and causation_id; replay keeps
     ["orders.PlaceOrder", undefined],
   ]);
 });
+
+Deno.test("sessions: registrations go together at close, dispatches carry the session id, and sessions are counted", async () => {
+  for (const asynchronous of [false, true]) {
+    const bus = asynchronous ? createAsyncBus() : createBus();
+    const sessionIds: (string | undefined)[] = [];
+    bus.registerQuery(GetUser, (_q, context) => {
+      sessionIds.push(context.sessionId);
+      return "Ada";
+    });
+    deepStrictEqual(bus.activeSessions, 0);
+    {
+      {
+        const session = bus.session("orders");
+        deepStrictEqual([session.id, bus.activeSessions], ["orders", 1]);
+        session.registerCommand(PlaceOrder, (c, context) => {
+          context.send(GetUser({ userId: "u1" })); // nested: inherits it
+          return `o-${c.payload.sku}`;
+        });
+        const heard: string[] = [];
+        session.subscribe(
+          OrderPlaced,
+          (e) => void heard.push(e.payload.orderId),
+        );
+        deepStrictEqual(
+          await session.execute(PlaceOrder({ sku: "a" })),
+          "o-a",
+        );
+        await session.publish(OrderPlaced({ orderId: "o-a" }));
+        deepStrictEqual(heard, ["o-a"]);
+        await bus.send(GetUser({ userId: "u2" })); // not through the session
+        deepStrictEqual(sessionIds, ["orders", undefined]);
+        await session.close();
+        await session.close(); // harmless
+      }
+    }
+    deepStrictEqual(bus.activeSessions, 0);
+    // What the session registered is gone.
+    try {
+      await bus.execute(PlaceOrder({ sku: "b" }));
+      throw new Error("expected NoHandlerError");
+    } catch (error) {
+      deepStrictEqual((error as Error).name, "NoHandlerError");
+    }
+    await bus.publish(OrderPlaced({ orderId: "x" })); // nobody hears it
+    const closed = bus.session("closed");
+    await closed.close();
+    throws(() => closed.registerQuery(GetUser, () => ""), {
+      message:
+        'Cannot registerQuery() through session "closed": it is closed. Open a new session, or use the bus',
+    });
+  }
+});
+
+Deno.test("sessions close with using / await using; an async session waits for its handlers in flight", async () => {
+  const bus = createBus();
+  {
+    using session = bus.session();
+    session.registerTask(SendEmail, () => {});
+    deepStrictEqual(bus.activeSessions, 1);
+    match(session.id, /^[0-9a-z]+-[0-9a-z]+$/);
+  }
+  deepStrictEqual(bus.activeSessions, 0);
+  throws(() => bus.dispatch(SendEmail({ to: "a" })), {
+    name: "NoHandlerError",
+  });
+
+  const asyncBus = createAsyncBus();
+  const log: string[] = [];
+  let release = () => {};
+  {
+    await using session = asyncBus.session("mail");
+    session.registerTask(SendEmail, async () => {
+      await new Promise<void>((resolve) => (release = resolve));
+      log.push("sent");
+    });
+    const sending = asyncBus.dispatch(SendEmail({ to: "a" }));
+    setTimeout(() => release(), 20);
+    void sending;
+    log.push("closing");
+  }
+  log.push("closed");
+  deepStrictEqual(log, ["closing", "sent", "closed"]);
+  await rejects(asyncBus.dispatch(SendEmail({ to: "a" })), {
+    name: "NoHandlerError",
+  });
+});
+
+Deno.test("the recorder writes the origin of a dispatch made by a subscriber with a module, or registered through a session", () => {
+  const store = memoryStore();
+  const bus = createBus({ middleware: [recorder(store)] });
+  bus.registerTask(SendEmail, () => {});
+  bus.subscribe(OrderPlaced, (_e, context) => {
+    context.dispatch(SendEmail({ to: "by-module" }));
+  }, { module: "notifications" });
+  const session = bus.session("billing");
+  session.subscribe(OrderPlaced, (_e, context) => {
+    context.dispatch(SendEmail({ to: "by-session" }));
+  });
+  bus.publish(OrderPlaced({ orderId: "o" }));
+  const emails = store.records.filter((r) => r.type === SendEmail.name);
+  deepStrictEqual(
+    emails.map((r) => [(r.payload as { to: string }).to, r.origin]),
+    [["by-module", "notifications"], ["by-session", "billing"]],
+  );
+  const [event] = store.records.filter((r) => r.type === OrderPlaced.name);
+  deepStrictEqual(emails.every((r) => r.causationId === event!.id), true);
+});

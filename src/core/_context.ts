@@ -25,12 +25,16 @@ export interface Router {
   execute(message: AnyMessage, context: Context): unknown;
   publish(message: AnyMessage, context: Context): unknown;
   dispatch(message: AnyMessage, context: Context): unknown;
-  /** A dispatch with the caller's options, under `context`. */
+  /**
+   * A dispatch with the caller's options, under `context`; `sessionId` for
+   * one made through a session.
+   */
   withOptions(
     method: Method,
     message: AnyMessage,
     context: Context,
     options: unknown,
+    sessionId?: string,
   ): unknown;
 }
 

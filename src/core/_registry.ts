@@ -70,9 +70,22 @@ export function nameOf(handler: Handler): string {
 /** The registration methods, typed loosely; each bus narrows the types. */
 export interface Registry {
   readonly routes: Routes;
-  registerQuery(definition: AnyDefinition, handler: Handler): Unregister;
-  registerCommand(definition: AnyDefinition, handler: Handler): Unregister;
-  registerTask(definition: AnyDefinition, handler: Handler): Unregister;
+  /** `module`: the origin of the handler's dispatches (its session's id). */
+  registerQuery(
+    definition: AnyDefinition,
+    handler: Handler,
+    module?: string,
+  ): Unregister;
+  registerCommand(
+    definition: AnyDefinition,
+    handler: Handler,
+    module?: string,
+  ): Unregister;
+  registerTask(
+    definition: AnyDefinition,
+    handler: Handler,
+    module?: string,
+  ): Unregister;
   subscribe(
     definition: AnyDefinition,
     handler: Handler,
@@ -353,7 +366,11 @@ export function createRegistry(options: RegistryOptions): Registry {
     kind: "query" | "command" | "task",
     table: Map<string, Handler>,
   ) {
-    return (definition: AnyDefinition, handler: Handler): Unregister => {
+    return (
+      definition: AnyDefinition,
+      handler: Handler,
+      module?: string,
+    ): Unregister => {
       checkRegistration(kind, definition, handler);
       if (synchronous) refuseAsync(kind, definition, handler);
       if (table.has(definition.name)) {
@@ -363,7 +380,7 @@ export function createRegistry(options: RegistryOptions): Registry {
         }
       }
       const release = claim(kind, definition);
-      table.set(definition.name, adapt(handler, undefined));
+      table.set(definition.name, adapt(handler, module));
       names.set(`${kind}:${definition.name}`, nameOf(handler));
       let registered = true;
       return () => {

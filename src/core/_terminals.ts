@@ -45,7 +45,8 @@ import {
   type Routes,
   type Subscriber,
 } from "./_registry.ts";
-import type { AnyMessage, MessageKind } from "./messages.ts";
+import type { AnyDefinition, AnyMessage, MessageKind } from "./messages.ts";
+import { createSessions } from "./_sessions.ts";
 import type { HandlerCall, HandlerObserver } from "./types.ts";
 
 /** A terminal dispatch: a message and its context. */
@@ -336,11 +337,19 @@ export function assemble<B>(
   const withOptions = async ? withOptionsAsync : withOptionsSync;
   const router: Router = {
     ...(compose === undefined ? terminals.plain : optioned),
-    withOptions: (method, message, parent, options) =>
-      withOptions(optioned[method], method, message, parent, options),
+    withOptions: (method, message, parent, options, sessionId) =>
+      withOptions(
+        optioned[method],
+        method,
+        message,
+        parent,
+        options,
+        sessionId,
+      ),
   };
   const root = rootContext(router);
   const { send, execute, publish, dispatch } = router;
+  const sessions = createSessions(registry, router, root, async);
   return {
     send: (query: AnyMessage, options?: unknown) =>
       options === undefined
@@ -358,10 +367,17 @@ export function assemble<B>(
       options === undefined
         ? dispatch(task, root)
         : router.withOptions("dispatch", task, root, options),
-    registerQuery: registry.registerQuery,
-    registerCommand: registry.registerCommand,
+    registerQuery: (definition: AnyDefinition, handler: Handler) =>
+      registry.registerQuery(definition, handler),
+    registerCommand: (definition: AnyDefinition, handler: Handler) =>
+      registry.registerCommand(definition, handler),
     subscribe: registry.subscribe,
-    registerTask: registry.registerTask,
+    registerTask: (definition: AnyDefinition, handler: Handler) =>
+      registry.registerTask(definition, handler),
+    session: sessions.open,
+    get activeSessions() {
+      return sessions.active;
+    },
   } as B;
 }
 
@@ -391,10 +407,11 @@ function withOptionsSync(
   message: AnyMessage,
   parent: Context,
   options: unknown,
+  sessionId: string | undefined,
 ): unknown {
   const caller = callerOptions(method, options);
   if (caller.signal?.aborted) throw caller.signal.reason;
-  return dispatch(message, withCaller(parent, caller));
+  return dispatch(message, withCaller(parent, caller, sessionId));
 }
 
 function withOptionsAsync(
@@ -403,6 +420,7 @@ function withOptionsAsync(
   message: AnyMessage,
   parent: Context,
   options: unknown,
+  sessionId: string | undefined,
 ): Promise<unknown> {
   let caller: CallerOptions;
   try {
@@ -410,7 +428,7 @@ function withOptionsAsync(
   } catch (error) {
     return Promise.reject(error);
   }
-  const context = withCaller(parent, caller);
+  const context = withCaller(parent, caller, sessionId);
   const run = () => dispatch(message, context) as Promise<unknown>;
   return caller.signal === undefined ? run() : underSignal(caller.signal, run);
 }

@@ -390,9 +390,42 @@ export interface HandlerRegistry {
   ): Unregister;
 }
 
+/**
+ * A scope of a synchronous bus (a request, a job, a module, a test): what is
+ * registered through it is removed together when it closes (`close()` or
+ * `using`), and what is dispatched through it carries its id as
+ * `context.sessionId` into every nested dispatch. Handlers and subscribers
+ * registered through it give their dispatches the session's id as
+ * `context.origin` (a subscriber's own `module` option wins).
+ */
+export interface Session
+  extends
+    QueryDispatcher,
+    QueryRegistry,
+    MessageDispatcher,
+    HandlerRegistry,
+    Disposable {
+  /** The session's id. */
+  readonly id: string;
+  /**
+   * Removes everything registered through the session; then its dispatch
+   * and registration methods throw. Calling it again does nothing.
+   */
+  close(): void;
+}
+
 /** The whole synchronous bus: every dispatch and registration method. */
 export interface MessageBus
-  extends QueryDispatcher, QueryRegistry, MessageDispatcher, HandlerRegistry {}
+  extends QueryDispatcher, QueryRegistry, MessageDispatcher, HandlerRegistry {
+  /**
+   * Opens a {@linkcode Session}, with the id given or a new one.
+   *
+   * @throws {TypeError} When `id` is given and is not a non-empty string.
+   */
+  session(id?: string): Session;
+  /** Sessions open now. */
+  readonly activeSessions: number;
+}
 
 // ---------------------------------------------------------------------------
 // Narrow interfaces: the asynchronous bus
@@ -470,13 +503,43 @@ export interface AsyncHandlerRegistry {
   ): Unregister;
 }
 
+/**
+ * A scope of an asynchronous bus; see {@linkcode Session}. Closing it
+ * (`close()` or `await using`) first waits for its handlers in flight.
+ */
+export interface AsyncSession
+  extends
+    AsyncQueryDispatcher,
+    AsyncQueryRegistry,
+    AsyncMessageDispatcher,
+    AsyncHandlerRegistry,
+    AsyncDisposable {
+  /** The session's id. */
+  readonly id: string;
+  /**
+   * Refuses new work, waits for the handlers registered through the session
+   * that are in flight, then removes everything registered through it.
+   * Calling it again returns the same promise.
+   */
+  close(): Promise<void>;
+}
+
 /** The whole asynchronous bus: every dispatch and registration method. */
 export interface AsyncMessageBus
   extends
     AsyncQueryDispatcher,
     AsyncQueryRegistry,
     AsyncMessageDispatcher,
-    AsyncHandlerRegistry {}
+    AsyncHandlerRegistry {
+  /**
+   * Opens an {@linkcode AsyncSession}, with the id given or a new one.
+   *
+   * @throws {TypeError} When `id` is given and is not a non-empty string.
+   */
+  session(id?: string): AsyncSession;
+  /** Sessions open now. */
+  readonly activeSessions: number;
+}
 
 // ---------------------------------------------------------------------------
 // Middleware

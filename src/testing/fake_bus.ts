@@ -13,9 +13,11 @@ import { NoHandlerError } from "../core/errors.ts";
 import type {
   AsyncMessageBus,
   AsyncMiddleware,
+  AsyncSession,
   MessageBus,
   Middleware,
   NextFunction,
+  Session,
   Unregister,
 } from "../core/types.ts";
 import { aKind, DEFINE_FUNCTION, PLURAL } from "../core/_by_kind.ts";
@@ -555,17 +557,57 @@ function createFakeRecorder() {
   // The fake bus: the real bus's methods, registrations tracked, plus the
   // recorder and the given results.
   function expose<B extends MessageBus | AsyncMessageBus>(bus: B) {
-    return {
+    const fake = {
       ...bus,
       ...recorder,
       registerQuery: tracked("query", bus.registerQuery),
       registerCommand: tracked("command", bus.registerCommand),
       registerTask: tracked("task", bus.registerTask),
+      session: (id?: string) => fakeSession(bus.session(id)),
       givenQueryResult: (definition: unknown, answer: unknown) =>
         given("query", definition, answer),
       givenCommandResult: (definition: unknown, answer: unknown) =>
         given("command", definition, answer),
     };
+    return Object.defineProperty(fake, "activeSessions", {
+      get: () => bus.activeSessions,
+      enumerable: true,
+    });
+  }
+
+  // A session of the fake: what it registers is tracked like the fake's own,
+  // and forgotten when it closes.
+  function fakeSession<S extends Session | AsyncSession>(session: S): S {
+    const removers: Unregister[] = [];
+    // deno-lint-ignore no-explicit-any
+    type Register = (definition: any, handler: any) => Unregister;
+    const keep = (kind: MessageKind, register: Register) =>
+    (
+      definition: never,
+      handler: never,
+    ) => {
+      const remove = tracked(kind, register)(definition, handler);
+      removers.push(remove);
+      return remove;
+    };
+    const forget = () => {
+      for (const remove of removers.splice(0)) remove();
+    };
+    const close = () => {
+      const closing = session.close();
+      if (closing instanceof Promise) return closing.then(forget);
+      forget();
+      return closing;
+    };
+    return {
+      ...session,
+      registerQuery: keep("query", session.registerQuery as Register),
+      registerCommand: keep("command", session.registerCommand as Register),
+      registerTask: keep("task", session.registerTask as Register),
+      close,
+      [Symbol.dispose]: close,
+      [Symbol.asyncDispose]: close,
+    } as unknown as S;
   }
 
   return { intercept, expose };

@@ -43,4 +43,5 @@ export * from "./src/core/types.ts";
 export * from "./src/core/bus.ts";
 export * from "./src/core/async_bus.ts";
 export * from "./src/core/async_only.ts";
+export * from "./src/core/event_filter.ts";
 export * from "./src/core/clock.ts";

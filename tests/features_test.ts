@@ -8,6 +8,8 @@ import {
   defineEvent,
   defineQuery,
   defineTask,
+  eventFilter,
+  eventsOf,
   type Middleware,
   type MiddlewareContext,
 } from "../mod.ts";
@@ -420,4 +422,107 @@ Deno.test("the recorder writes the origin of a dispatch made by a subscriber wit
   );
   const [event] = store.records.filter((r) => r.type === OrderPlaced.name);
   deepStrictEqual(emails.every((r) => r.causationId === event!.id), true);
+});
+
+Deno.test("subscriber priority: higher first, stable among equals; on the async bus each priority after the one above settled", async () => {
+  for (const asynchronous of [false, true]) {
+    const bus = asynchronous ? createAsyncBus() : createBus();
+    const log: string[] = [];
+    const subscriber = (name: string) => async () => {
+      log.push(`${name} start`);
+      if (asynchronous) await new Promise((resolve) => setTimeout(resolve, 2));
+      log.push(`${name} end`);
+    };
+    const sync = (name: string) => () => void log.push(name);
+    if (asynchronous) {
+      bus.subscribe(OrderPlaced, subscriber("low"), { priority: 10 });
+      bus.subscribe(OrderPlaced, subscriber("default-a"));
+      bus.subscribe(OrderPlaced, subscriber("high"), { priority: 90 });
+      bus.subscribe(OrderPlaced, subscriber("default-b"));
+      await bus.publish(OrderPlaced({ orderId: "o" }));
+      deepStrictEqual(log, [
+        "high start",
+        "high end",
+        "default-a start",
+        "default-b start",
+        "default-a end",
+        "default-b end",
+        "low start",
+        "low end",
+      ]);
+    } else {
+      bus.subscribe(OrderPlaced, sync("low"), { priority: 10 });
+      bus.subscribe(OrderPlaced, sync("default-a"));
+      bus.subscribe(OrderPlaced, sync("high"), { priority: 90 });
+      bus.subscribe(OrderPlaced, sync("default-b"));
+      bus.subscribe(OrderPlaced, sync("high-2"), { priority: 90 });
+      bus.publish(OrderPlaced({ orderId: "o" }));
+      deepStrictEqual(log, ["high", "high-2", "default-a", "default-b", "low"]);
+    }
+  }
+});
+
+Deno.test("subscriber filter and once; bad options are TypeErrors", async () => {
+  for (const asynchronous of [false, true]) {
+    const bus = asynchronous ? createAsyncBus() : createBus();
+    const heard: string[] = [];
+    bus.subscribe(
+      OrderPlaced,
+      (e) => void heard.push(`big ${e.payload.orderId}`),
+      { filter: (e) => e.payload.orderId.startsWith("big") },
+    );
+    bus.subscribe(
+      OrderPlaced,
+      (e) => void heard.push(`session ${e.payload.orderId}`),
+      { filter: (_e, context) => context.sessionId === "s" },
+    );
+    bus.subscribe(
+      OrderPlaced,
+      (e) => void heard.push(`once ${e.payload.orderId}`),
+      {
+        once: true,
+      },
+    );
+    await bus.publish(OrderPlaced({ orderId: "small" }));
+    await bus.publish(OrderPlaced({ orderId: "big-1" }));
+    await bus.session("s").publish(OrderPlaced({ orderId: "x" }));
+    deepStrictEqual(heard, ["once small", "big big-1", "session x"]);
+    throws(() => bus.subscribe(OrderPlaced, () => {}, { priority: NaN }), {
+      name: "TypeError",
+      message:
+        "Cannot subscribe() to event \"orders.OrderPlaced\" as 'priority' must be a finite number: current value is the number NaN",
+    });
+    throws(
+      () => bus.subscribe(OrderPlaced, () => {}, { filter: true as never }),
+      TypeError,
+    );
+    throws(
+      () => bus.subscribe(OrderPlaced, () => {}, { once: "yes" as never }),
+      TypeError,
+    );
+  }
+});
+
+Deno.test("eventFilter() drops refused events on both buses; other kinds pass", async () => {
+  const Debug = defineEvent<string>("debug.Trace");
+  for (const asynchronous of [false, true]) {
+    const options = { middleware: [eventFilter(eventsOf(OrderPlaced))] };
+    const bus = asynchronous ? createAsyncBus(options) : createBus(options);
+    const heard: string[] = [];
+    bus.subscribe(OrderPlaced, (e) => void heard.push(e.payload.orderId));
+    bus.subscribe(Debug, (e) => void heard.push(e.payload));
+    bus.registerQuery(GetUser, () => "Ada");
+    const dropped = bus.publish(Debug("noise"));
+    if (asynchronous) deepStrictEqual(dropped instanceof Promise, true);
+    await dropped;
+    await bus.publish(OrderPlaced({ orderId: "o-1" }));
+    deepStrictEqual(await bus.send(GetUser({ userId: "u" })), "Ada");
+    deepStrictEqual(heard, ["o-1"]);
+  }
+  throws(() => eventFilter(42 as never), TypeError);
+  throws(() => eventsOf(GetUser as never), {
+    name: "TypeError",
+    message:
+      'Cannot create eventsOf as its arguments must be event definitions (from defineEvent()): found query "users.GetUser"',
+  });
 });

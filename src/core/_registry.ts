@@ -28,6 +28,8 @@ export interface Subscriber {
   removed: boolean;
   /** It takes a context parameter: a publish makes a dispatch for it. */
   readonly contextual: boolean;
+  /** Higher runs first; equals run in subscription order. */
+  readonly priority: number;
 }
 
 /**
@@ -45,6 +47,10 @@ export interface EventEntry {
   live: number;
   /** Live subscribers that take a context parameter. */
   contextual: number;
+  /** Live subscribers per priority: more than one key means groups. */
+  readonly priorities: Map<number, number>;
+  /** Whether live subscribers have different priorities. */
+  mixed: boolean;
   /** A publish may be iterating the arrays: copy before changing them. */
   shared: boolean;
 }
@@ -267,6 +273,35 @@ function moduleOption(
   return module;
 }
 
+interface Behaviour {
+  readonly priority: number;
+  readonly filter: Handler | undefined;
+  readonly once: boolean;
+}
+
+function behaviourOptions(
+  definition: AnyDefinition,
+  options: SubscribeOptions | undefined,
+): Behaviour {
+  const priority = options?.priority ?? 50;
+  const filter = options?.filter;
+  const once = options?.once ?? false;
+  const problem = (name: string, what: string, value: unknown) =>
+    new TypeError(
+      `Cannot subscribe() to event "${definition.name}" as '${name}' must be ${what}: current value is ${
+        describe(value)
+      }`,
+    );
+  if (typeof priority !== "number" || !Number.isFinite(priority)) {
+    throw problem("priority", "a finite number", priority);
+  }
+  if (filter !== undefined && typeof filter !== "function") {
+    throw problem("filter", "a function (event, context) => boolean", filter);
+  }
+  if (typeof once !== "boolean") throw problem("once", "a boolean", once);
+  return { priority, filter: filter as Handler | undefined, once };
+}
+
 // Below this many places, an unsubscribe compacts at once; above, no-ops
 // pile up until they are half the places.
 const COMPACT_AT_ONCE = 64;
@@ -403,6 +438,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     const type = definition.name;
     const explicit = idOption(definition, options);
     const module = moduleOption(definition, options);
+    const behaviour = behaviourOptions(definition, options);
     let taken = ids.get(type);
     if (explicit !== undefined && taken?.has(explicit)) {
       throw new TypeError(
@@ -431,6 +467,8 @@ export function createRegistry(options: RegistryOptions): Registry {
         subscribers: [],
         live: 0,
         contextual: 0,
+        priorities: new Map(),
+        mixed: false,
         shared: false,
       };
       routes.events.set(type, entry);
@@ -439,24 +477,56 @@ export function createRegistry(options: RegistryOptions): Registry {
       entry.subscribers = [...entry.subscribers];
       entry.shared = false;
     }
-    const contextual = takesContext(handler);
+    const { priority, filter, once } = behaviour;
+    const contextual = takesContext(handler) ||
+      (filter !== undefined && takesContext(filter));
+    // The place of the first subscriber of a lower priority: equals keep
+    // their order, and the usual case (one priority) appends.
+    const last = entry.subscribers.at(-1);
+    let index = entry.handlers.length;
+    if (last !== undefined && last.priority < priority) {
+      index = entry.subscribers.findIndex((other) => other.priority < priority);
+    }
     const self: Subscriber = {
       id,
       name,
-      index: entry.handlers.length,
+      index,
       removed: false,
       contextual,
+      priority,
     };
-    entry.handlers.push(
-      contextual ? adaptSubscriber(handler, module) : handler,
-    );
-    entry.subscribers.push(self);
+    let stored = takesContext(handler)
+      ? adaptSubscriber(handler, module)
+      : handler;
+    if (filter !== undefined) {
+      const inner = stored;
+      stored = (event, context) =>
+        filter(event, context) ? inner(event, context) : undefined;
+    }
+    if (once) {
+      const inner = stored;
+      stored = (event, context) => {
+        unsubscribe();
+        return inner(event, context);
+      };
+    }
+    if (index === entry.handlers.length) {
+      entry.handlers.push(stored);
+      entry.subscribers.push(self);
+    } else {
+      entry.handlers.splice(index, 0, stored);
+      entry.subscribers.splice(index, 0, self);
+      for (let at = index + 1; at < entry.subscribers.length; at++) {
+        entry.subscribers[at]!.index = at;
+      }
+    }
     entry.live++;
     if (contextual) entry.contextual++;
+    count(entry, priority, 1);
     if (taken === undefined) ids.set(type, taken = new Map());
     taken.set(id, self);
     const own = taken;
-    return () => {
+    function unsubscribe(): void {
       if (self.removed) return;
       self.removed = true;
       own.delete(self.id);
@@ -467,6 +537,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       const current = routes.events.get(type)!;
       current.live--;
       if (self.contextual) current.contextual--;
+      count(current, priority, -1);
       if (current.live === 0) {
         routes.events.delete(type);
         ids.delete(type);
@@ -475,7 +546,15 @@ export function createRegistry(options: RegistryOptions): Registry {
         remove(current, self);
       }
       release();
-    };
+    }
+    return unsubscribe;
+  }
+
+  function count(entry: EventEntry, priority: number, by: number): void {
+    const now = (entry.priorities.get(priority) ?? 0) + by;
+    if (now === 0) entry.priorities.delete(priority);
+    else entry.priorities.set(priority, now);
+    entry.mixed = entry.priorities.size > 1;
   }
 
   // Takes a subscriber out of its event's arrays: a no-op in its place, and

@@ -36,6 +36,7 @@ import {
 import {
   checkUnheardEvent,
   dispatchError,
+  type EventEntry,
   eventError,
   type Handler,
   isAsyncFunction,
@@ -243,6 +244,7 @@ export function asyncTerminals(routes: Routes): TerminalSet {
       return unheardAsync(event);
     }
     if (entry.contextual > 0) context = publishContext(context);
+    if (entry.mixed) return publishInOrder(event, context, entry, undefined);
     const subscribers = entry.handlers;
     const live = entry.live;
     // Outcomes are only tracked once a subscriber returns a promise or
@@ -276,6 +278,7 @@ export function asyncTerminals(routes: Routes): TerminalSet {
         });
     }
     if (entry.contextual > 0) context = publishContext(context);
+    if (entry.mixed) return publishInOrder(event, context, entry, target);
     const subscribers = entry.handlers;
     const who = entry.subscribers;
     const running: unknown[] = [];
@@ -393,7 +396,7 @@ export function kindChecked(
   return async
     ? (message, context) =>
       message?.kind === kind
-        ? chain(message, chainContext(context))
+        ? promised(chain(message, chainContext(context)))
         : unroutableAsync(kind, message)
     : (message, context) => {
       if (message?.kind === kind) return chain(message, chainContext(context));
@@ -586,6 +589,52 @@ function cascadeError(
 
 // --- off the hot path -------------------------------------------------------
 
+// An asynchronous publish to subscribers of several priorities: each
+// priority's subscribers run concurrently, after the priority above has
+// settled; every subscriber runs, and errors come in subscription order.
+async function publishInOrder(
+  event: AnyMessage,
+  context: Context,
+  entry: EventEntry,
+  target: string | undefined,
+): Promise<void> {
+  const { observer } = context;
+  const subscribers = entry.handlers;
+  const who = entry.subscribers;
+  entry.shared = true;
+  const errors: unknown[] = [];
+  let ran = 0;
+  let index = 0;
+  while (index < subscribers.length) {
+    const priority = who[index]!.priority;
+    const running: unknown[] = [];
+    const calls: HandlerCall[] = [];
+    for (
+      ;
+      index < subscribers.length && who[index]!.priority === priority;
+      index++
+    ) {
+      const subscriber = subscribers[index]!;
+      const { id, name } = who[index]!;
+      if (subscriber === removedSubscriber) continue;
+      if (target !== undefined && id !== target) continue;
+      ran++;
+      const told = call(name, id, context);
+      observer?.onCall?.(told);
+      calls.push(told);
+      running.push(promising(subscriber)(event, context));
+    }
+    const results = await Promise.allSettled(running);
+    results.forEach((result, at) => {
+      if (result.status === "fulfilled") return;
+      errors.push(result.reason);
+      observer?.onError?.({ ...calls[at]!, error: result.reason });
+    });
+  }
+  if (target !== undefined && ran === 0) throw noSubscriber(event, target);
+  if (errors.length > 0) throw failedEvent(event, errors, ran);
+}
+
 // Forwarders to _context.ts, declared here for the reason at the top.
 function publishContext(parent: Context): Context {
   return handlerContext(parent);
@@ -593,6 +642,12 @@ function publishContext(parent: Context): Context {
 
 function chainContext(parent: Context): Context {
   return entryContext(parent);
+}
+
+// A synchronous middleware on the asynchronous bus may answer without
+// calling next (a cache, a filter): its answer still arrives as a promise.
+function promised(result: unknown): Promise<unknown> {
+  return result instanceof Promise ? result : Promise.resolve(result);
 }
 
 type Run = (

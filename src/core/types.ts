@@ -220,8 +220,8 @@ export interface PublishOptions extends DispatchOptions {
   readonly subscriber?: string;
 }
 
-/** Options of `subscribe`. */
-export interface SubscribeOptions {
+/** Options of `subscribe`, for an event of payload `P`. */
+export interface SubscribeOptions<P = unknown> {
   /**
    * The subscriber's id, unique among the event's subscribers, under which
    * dead letters name it and `publish(event, { subscriber })` finds it. By
@@ -236,6 +236,29 @@ export interface SubscribeOptions {
    * interaction map draws.
    */
   readonly module?: string;
+  /**
+   * Higher runs first; subscribers of one priority run in subscription
+   * order (on the asynchronous bus: concurrently, each priority after the
+   * one above has settled).
+   *
+   * @default {50}
+   */
+  readonly priority?: number;
+  /**
+   * Skips this subscriber for an event it returns `false` for. It gets the
+   * dispatch's context when it takes a second parameter. A filter that
+   * throws counts as the subscriber's failure.
+   */
+  readonly filter?: (
+    event: EventMessage<P>,
+    context: MiddlewareContext,
+  ) => boolean;
+  /**
+   * Removes the subscriber after its first call (its filter passing).
+   *
+   * @default {false}
+   */
+  readonly once?: boolean;
 }
 
 /** Removes the registration that returned it. Calling it again does nothing. */
@@ -376,7 +399,7 @@ export interface HandlerRegistry {
   subscribe<P>(
     definition: EventDefinition<P>,
     handler: EventHandler<P>,
-    options?: SubscribeOptions,
+    options?: SubscribeOptions<P>,
   ): Unregister;
   /**
    * Registers the one handler of a task.
@@ -494,7 +517,7 @@ export interface AsyncHandlerRegistry {
   subscribe<P>(
     definition: EventDefinition<P>,
     handler: AsyncEventHandler<P>,
-    options?: SubscribeOptions,
+    options?: SubscribeOptions<P>,
   ): Unregister;
   /** Registers the one handler of a task; returns its remover. */
   registerTask<P>(

@@ -347,6 +347,7 @@ Deno.test("renderReport() says none for every empty section", () => {
   const empty = renderReport([]).html;
   for (
     const id of [
+      "interactions",
       "types",
       "latency",
       "timeline",

@@ -2,6 +2,8 @@
 // that a recording of any length is read once and never held in memory:
 // durations and start times go into typed arrays (8 bytes a record), and only
 // a bounded number of whole records are kept (the slowest, the first failed).
+// Also what the page and the interaction map share: the growable arrays and
+// the format of milliseconds.
 
 import type { MessageKind } from "../core/messages.ts";
 import type { DispatchRecord } from "./recorder.ts";
@@ -53,17 +55,24 @@ export interface ReportCollector {
   finish(): CollectedRecording;
 }
 
+/** Formats milliseconds for people: 3 significant digits. */
+export function formatMs(value: number): string {
+  if (value === 0) return "0";
+  if (value >= 100) return value.toFixed(0);
+  return value.toPrecision(3);
+}
+
 /** A Float64Array that doubles when full, so a push costs O(1) on average. */
-interface Growable {
+export interface Growable {
   values: Float64Array;
   length: number;
 }
 
-function growable(capacity: number): Growable {
+export function growable(capacity: number): Growable {
   return { values: new Float64Array(capacity), length: 0 };
 }
 
-function push(list: Growable, value: number): void {
+export function push(list: Growable, value: number): void {
   if (list.length === list.values.length) {
     const larger = new Float64Array(list.values.length * 2);
     larger.set(list.values);

@@ -53,17 +53,43 @@ export function newId(): string {
   return `${PREFIX}-${(++counter).toString(36)}`;
 }
 
-/** A scope's identity: none. A dispatch's: itself, or the one it derives from. */
-type Identity = Context | undefined;
+/**
+ * What a context shares with the contexts it derives and the dispatches it
+ * starts, unless they change it: made once per bus, and again only where a
+ * caller or a middleware changes one of these.
+ */
+interface Scope {
+  readonly router: Router;
+  readonly signal: AbortSignal;
+  readonly deadline: number | undefined;
+  readonly data: Readonly<ContextData>;
+  readonly sessionId: string | undefined;
+}
+
+/** What belongs to one dispatch alone, when it is not the default. */
+interface State {
+  readonly attempt: number;
+  readonly subscriber: string | undefined;
+  readonly observer: HandlerObserver | undefined;
+}
+
+/** The rarely used parts of a context, made when first needed. */
+interface Extra {
+  nested?: Context;
+  bound?: Bound[];
+  emitted?: AnyMessage[] | undefined;
+}
 
 /**
- * A dispatch context or a scope. The dispatch methods are created on first
- * use and bound to the context nested dispatches start from, so
+ * A dispatch context or a scope. It is kept small (a dispatch through
+ * middleware makes one): what it shares lives in `scope`, what a middleware
+ * changed in `state`. The dispatch methods are created on first use and
+ * bound to the context nested dispatches start from, so
  * `const { send } = context` works.
  */
 export class Context {
   /** The dispatch this context belongs to; `undefined` for a scope. */
-  readonly identity: Identity;
+  readonly identity: Context | undefined;
   /**
    * Made by a dispatch's entry and not yet handed to a handler: the handler
    * takes it instead of making its own.
@@ -72,26 +98,18 @@ export class Context {
   /** For a handler's context: the module its dispatches come from. */
   handlerModule: string | undefined;
   #id: string | undefined;
-  #nested: Context | undefined;
-  #bound: Bound[] | undefined;
-  #emitted: AnyMessage[] | undefined;
-  #emitClosed = false;
+  #extra: Extra | undefined;
+  #closed = false;
 
   constructor(
-    readonly router: Router,
-    readonly signal: AbortSignal,
-    readonly deadline: number | undefined,
-    readonly attempt: number,
-    readonly subscriber: string | undefined,
-    /** Read by the bus's terminal dispatch; not part of the public type. */
-    readonly observer: HandlerObserver | undefined,
-    readonly data: Readonly<ContextData>,
-    readonly sessionId: string | undefined,
-    identity: Identity | "self",
-    /** For a dispatch: the one that caused it. For a scope: the cause of the dispatches started from it. */
-    readonly cause: Context | undefined,
-    /** For a dispatch: the module of the handler that made it. */
-    readonly origin: string | undefined,
+    readonly scope: Scope,
+    readonly state: State | undefined,
+    identity: Context | undefined | "self",
+    /**
+     * For a dispatch: the context it was started from, which gives its cause
+     * and origin. For a scope: the dispatch that causes what it starts.
+     */
+    readonly parent: Context | undefined,
     id: string | undefined,
     fresh: boolean,
     handlerModule: string | undefined,
@@ -100,6 +118,59 @@ export class Context {
     this.#id = id;
     this.fresh = fresh;
     this.handlerModule = handlerModule;
+  }
+
+  get router(): Router {
+    return this.scope.router;
+  }
+
+  get signal(): AbortSignal {
+    return this.scope.signal;
+  }
+
+  get deadline(): number | undefined {
+    return this.scope.deadline;
+  }
+
+  get data(): Readonly<ContextData> {
+    return this.scope.data;
+  }
+
+  get sessionId(): string | undefined {
+    return this.scope.sessionId;
+  }
+
+  get attempt(): number {
+    return this.state === undefined ? 1 : this.state.attempt;
+  }
+
+  get subscriber(): string | undefined {
+    return this.state?.subscriber;
+  }
+
+  /** Read by the bus's terminal dispatch; not part of the public type. */
+  get observer(): HandlerObserver | undefined {
+    return this.state?.observer;
+  }
+
+  /**
+   * For a dispatch: the dispatch that caused it. For a scope: the cause of
+   * the dispatches started from it.
+   */
+  get cause(): Context | undefined {
+    const identity = this.identity;
+    if (identity === undefined) return this.parent;
+    if (identity !== this) return identity.cause;
+    const parent = this.parent;
+    return parent === undefined ? undefined : parent.identity ?? parent.cause;
+  }
+
+  /** For a dispatch: the module of the handler that started it. */
+  get origin(): string | undefined {
+    const identity = this.identity;
+    if (identity === undefined) return undefined;
+    if (identity !== this) return identity.origin;
+    return this.parent?.handlerModule;
   }
 
   get id(): string {
@@ -125,24 +196,13 @@ export class Context {
    * signal, deadline, data and session, whose dispatches this one caused.
    */
   nested(): Context {
-    if (
-      this.attempt === 1 && this.subscriber === undefined &&
-      this.observer === undefined && !this.fresh
-    ) {
-      return this;
-    }
-    return this.#nested ??= new Context(
-      this.router,
-      this.signal,
-      this.deadline,
-      1,
+    if (this.state === undefined && !this.fresh) return this;
+    const extra = this.#extra ??= {};
+    return extra.nested ??= new Context(
+      this.scope,
       undefined,
-      undefined,
-      this.data,
-      this.sessionId,
       undefined,
       this.identity ?? this.cause,
-      undefined,
       undefined,
       false,
       this.handlerModule,
@@ -150,7 +210,7 @@ export class Context {
   }
 
   #bind(method: Method): Bound {
-    const { router } = this;
+    const router = this.scope.router;
     const parent = this.nested();
     const dispatch = router[method];
     return (message, options) =>
@@ -160,7 +220,8 @@ export class Context {
   }
 
   #method(index: number, method: Method): Bound {
-    const bound = this.#bound ??= [];
+    const extra = this.#extra ??= {};
+    const bound = extra.bound ??= [];
     return bound[index] ??= this.#bind(method);
   }
 
@@ -180,10 +241,10 @@ export class Context {
     return this.#method(3, "dispatch");
   }
 
-  /** Cascades `message` once the handler succeeds; see `emitted()`. */
+  /** Cascades `message` once the handler succeeds; see `takeEmitted()`. */
   get emit(): (message: AnyMessage) => void {
     return (message) => {
-      if (this.#emitClosed) {
+      if (this.#closed) {
         throw new TypeError(
           `Cannot emit() ${
             describeMessage(message)
@@ -202,7 +263,8 @@ export class Context {
           }: emit() takes commands, events and tasks, built by their definitions; ask a query with send()`,
         );
       }
-      (this.#emitted ??= []).push(message);
+      const extra = this.#extra ??= {};
+      (extra.emitted ??= []).push(message);
     };
   }
 
@@ -211,16 +273,18 @@ export class Context {
    * this; `undefined` when it emitted none.
    */
   takeEmitted(): AnyMessage[] | undefined {
-    this.#emitClosed = true;
-    const emitted = this.#emitted;
-    this.#emitted = undefined;
+    this.#closed = true;
+    const extra = this.#extra;
+    if (extra === undefined) return undefined;
+    const emitted = extra.emitted;
+    extra.emitted = undefined;
     return emitted;
   }
 
   /** Drops what the handler emitted (it failed), and no more emits. */
   discardEmitted(): void {
-    this.#emitClosed = true;
-    this.#emitted = undefined;
+    this.#closed = true;
+    if (this.#extra !== undefined) this.#extra.emitted = undefined;
   }
 }
 
@@ -235,14 +299,13 @@ function describeMessage(message: unknown): string {
 /** The root scope of a bus. */
 export function rootContext(router: Router): Context {
   return new Context(
-    router,
-    NEVER_ABORTED,
-    undefined,
-    1,
-    undefined,
-    undefined,
-    NO_DATA,
-    undefined,
+    {
+      router,
+      signal: NEVER_ABORTED,
+      deadline: undefined,
+      data: NO_DATA,
+      sessionId: undefined,
+    },
     undefined,
     undefined,
     undefined,
@@ -258,17 +321,10 @@ export function rootContext(router: Router): Context {
  */
 export function newDispatch(parent: Context, fresh: boolean): Context {
   return new Context(
-    parent.router,
-    parent.signal,
-    parent.deadline,
-    1,
+    parent.scope,
     undefined,
-    undefined,
-    parent.data,
-    parent.sessionId,
     "self",
-    parent.identity ?? parent.cause,
-    parent.handlerModule,
+    parent,
     undefined,
     fresh,
     undefined,
@@ -303,18 +359,12 @@ export function subscriberContext(
   dispatch: Context,
   handlerModule: string | undefined,
 ): Context {
+  const identity = dispatch.identity;
   return new Context(
-    dispatch.router,
-    dispatch.signal,
-    dispatch.deadline,
-    dispatch.attempt,
-    dispatch.subscriber,
-    undefined,
-    dispatch.data,
-    dispatch.sessionId,
-    dispatch.identity ?? "self",
-    dispatch.cause,
-    dispatch.origin,
+    dispatch.scope,
+    dispatch.state,
+    identity ?? "self",
+    identity === undefined ? dispatch : identity.parent,
     undefined,
     false,
     handlerModule,
@@ -349,12 +399,14 @@ function mergeData(
 
 /** A child of `parent` with `change` applied; `parent` when nothing changes. */
 export function derive(parent: Context, change: ContextChange): Context {
-  const signal = change.signal ?? parent.signal;
+  const scope = parent.scope;
+  const signal = change.signal ?? scope.signal;
   const deadline = change.deadline === undefined
-    ? parent.deadline
-    : parent.deadline === undefined
+    ? scope.deadline
+    : scope.deadline === undefined
     ? change.deadline
-    : Math.min(parent.deadline, change.deadline);
+    : Math.min(scope.deadline, change.deadline);
+  const data = mergeData(scope.data, change.data);
   const attempt = change.attempt ?? parent.attempt;
   // Observers outside are told of a new try.
   if (attempt !== parent.attempt) parent.observer?.onAttempt?.(attempt);
@@ -363,26 +415,22 @@ export function derive(parent: Context, change: ContextChange): Context {
     : parent.observer === undefined
     ? change.observer
     : both(parent.observer, change.observer);
-  const data = mergeData(parent.data, change.data);
+  const scopeChanged = signal !== scope.signal ||
+    deadline !== scope.deadline || data !== scope.data;
   if (
-    signal === parent.signal && deadline === parent.deadline &&
-    attempt === parent.attempt && observer === parent.observer &&
-    data === parent.data
+    !scopeChanged && attempt === parent.attempt &&
+    observer === parent.observer
   ) {
     return parent;
   }
   return new Context(
-    parent.router,
-    signal,
-    deadline,
-    attempt,
-    parent.subscriber,
-    observer,
-    data,
-    parent.sessionId,
+    scopeChanged ? { ...scope, signal, deadline, data } : scope,
+    attempt === 1 && observer === undefined &&
+      parent.subscriber === undefined
+      ? undefined
+      : { attempt, observer, subscriber: parent.subscriber },
     parent.identity,
-    parent.cause,
-    parent.origin,
+    parent.parent,
     undefined,
     // A middleware changes the context of a dispatch its chain's entry made:
     // the change is for the handler (another try, say) to take.
@@ -458,22 +506,28 @@ export function withCaller(
   sessionId?: string,
 ): Context {
   const { signal, id, subscriber, data } = options;
+  const scope = parent.scope;
+  const changed = signal !== undefined || data !== undefined ||
+    (sessionId !== undefined && sessionId !== scope.sessionId);
   return new Context(
-    parent.router,
-    signal === undefined
-      ? parent.signal
-      : parent.signal === NEVER_ABORTED
-      ? signal
-      : AbortSignal.any([parent.signal, signal]),
-    parent.deadline,
-    1,
-    subscriber,
-    undefined,
-    mergeData(parent.data, data),
-    sessionId ?? parent.sessionId,
+    changed
+      ? {
+        router: scope.router,
+        signal: signal === undefined
+          ? scope.signal
+          : scope.signal === NEVER_ABORTED
+          ? signal
+          : AbortSignal.any([scope.signal, signal]),
+        deadline: scope.deadline,
+        data: mergeData(scope.data, data),
+        sessionId: sessionId ?? scope.sessionId,
+      }
+      : scope,
+    subscriber === undefined
+      ? undefined
+      : { attempt: 1, subscriber, observer: undefined },
     "self",
-    parent.identity ?? parent.cause,
-    parent.handlerModule,
+    parent,
     id,
     true,
     undefined,

@@ -81,23 +81,23 @@ const Notifications = {
 // ---------------------------------------------------------------------------
 // Modules: each is a function of the narrow interfaces it needs.
 
-function usersModule(
-  bus: QueryRegistry & HandlerRegistry & MessageDispatcher,
-): void {
+// Handlers dispatch through their context, not the bus: the nested dispatch
+// then carries the caller's signal, deadline and data, and the recording
+// knows what caused it (the report draws that as the interaction map).
+
+function usersModule(bus: QueryRegistry & HandlerRegistry): void {
   const users = new Map<string, UserView>();
-  bus.registerCommand(Users.RegisterUser, ({ payload }) => {
+  bus.registerCommand(Users.RegisterUser, ({ payload }, context) => {
     users.set(payload.userId, payload);
-    bus.publish(Users.UserRegistered({ userId: payload.userId }));
+    context.publish(Users.UserRegistered({ userId: payload.userId }));
   });
   bus.registerQuery(Users.GetUser, ({ payload }) => users.get(payload.userId));
 }
 
-function ordersModule(
-  bus: QueryDispatcher & HandlerRegistry & MessageDispatcher,
-): void {
-  bus.registerCommand(Orders.PlaceOrder, ({ payload }) => {
-    if (bus.send(Users.GetUser({ userId: payload.userId })) === undefined) {
-      bus.publish(
+function ordersModule(bus: HandlerRegistry): void {
+  bus.registerCommand(Orders.PlaceOrder, ({ payload }, context) => {
+    if (context.send(Users.GetUser({ userId: payload.userId })) === undefined) {
+      context.publish(
         Orders.OrderRejected({
           orderId: payload.orderId,
           reason: "unknown user",
@@ -105,34 +105,32 @@ function ordersModule(
       );
       return;
     }
-    if (bus.send(Inventory.GetStock({ sku: payload.sku })) === 0) {
-      bus.publish(
+    if (context.send(Inventory.GetStock({ sku: payload.sku })) === 0) {
+      context.publish(
         Orders.OrderRejected({ orderId: payload.orderId, reason: "sold out" }),
       );
       return;
     }
-    bus.publish(Orders.OrderPlaced(payload));
+    context.publish(Orders.OrderPlaced(payload));
   });
 }
 
-function inventoryModule(
-  bus: QueryRegistry & HandlerRegistry & MessageDispatcher,
-): void {
+function inventoryModule(bus: QueryRegistry & HandlerRegistry): void {
   const stock = new Map([["book", 1], ["lamp", 0]]);
   bus.registerQuery(
     Inventory.GetStock,
     ({ payload }) => stock.get(payload.sku) ?? 0,
   );
-  bus.subscribe(Orders.OrderPlaced, ({ payload }) => {
+  bus.subscribe(Orders.OrderPlaced, ({ payload }, context) => {
     const left = (stock.get(payload.sku) ?? 0) - 1;
     if (left < 0) {
-      bus.publish(
+      context.publish(
         Inventory.OutOfStock({ orderId: payload.orderId, sku: payload.sku }),
       );
       return;
     }
     stock.set(payload.sku, left);
-    bus.publish(
+    context.publish(
       Inventory.StockReserved({
         orderId: payload.orderId,
         sku: payload.sku,
@@ -142,24 +140,29 @@ function inventoryModule(
   });
 }
 
-function notificationsModule(
-  bus: QueryDispatcher & HandlerRegistry & MessageDispatcher,
-  outbox: string[],
-): void {
-  const emailTo = (userId: string, subject: string) => {
-    const user = bus.send(Users.GetUser({ userId }));
+function notificationsModule(bus: HandlerRegistry, outbox: string[]): void {
+  const emailTo = (
+    context: QueryDispatcher & MessageDispatcher,
+    userId: string,
+    subject: string,
+  ) => {
+    const user = context.send(Users.GetUser({ userId }));
     if (user) {
-      bus.dispatch(Notifications.SendEmail({ to: user.email, subject }));
+      context.dispatch(Notifications.SendEmail({ to: user.email, subject }));
     }
   };
   bus.subscribe(
     Users.UserRegistered,
-    ({ payload }) => emailTo(payload.userId, "Welcome!"),
+    ({ payload }, context) => emailTo(context, payload.userId, "Welcome!"),
   );
   bus.subscribe(
     Orders.OrderPlaced,
-    ({ payload }) =>
-      emailTo(payload.userId, `Order ${payload.orderId}: ${payload.sku}`),
+    ({ payload }, context) =>
+      emailTo(
+        context,
+        payload.userId,
+        `Order ${payload.orderId}: ${payload.sku}`,
+      ),
   );
   bus.registerTask(Notifications.SendEmail, ({ payload }) => {
     outbox.push(`${payload.to}: ${payload.subject}`);
@@ -198,10 +201,12 @@ export function runDemo(middleware: readonly Middleware[] = []): DemoReport {
 
   const bus = createBus({ middleware: [...middleware, tracing] });
   const outbox: string[] = [];
-  usersModule(bus);
-  ordersModule(bus);
-  inventoryModule(bus);
-  notificationsModule(bus, outbox);
+  // One session per module: what a module's subscribers dispatch is drawn
+  // as coming from that module.
+  usersModule(bus.session("users"));
+  ordersModule(bus.session("orders"));
+  inventoryModule(bus.session("inventory"));
+  notificationsModule(bus.session("notifications"), outbox);
 
   bus.execute(Users.RegisterUser({ userId: "u1", email: "ada@example.com" }));
   bus.execute(Orders.PlaceOrder({ orderId: "o1", userId: "u1", sku: "book" }));

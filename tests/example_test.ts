@@ -1,5 +1,7 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { runDemo } from "../examples/modular_monolith.ts";
+import { memoryStore, recorder } from "../src/observability/mod.ts";
+import { interactionMap } from "../src/observability/report.ts";
 
 Deno.test("the modular monolith example registers, orders and notifies through the bus", () => {
   const { trace, outbox } = runDemo();
@@ -28,4 +30,28 @@ Deno.test("the modular monolith example registers, orders and notifies through t
     ),
     true,
   );
+});
+
+Deno.test("the demo's recording draws the interaction map of its four modules", () => {
+  const store = memoryStore();
+  runDemo([recorder(store)]);
+  const map = interactionMap(store.records);
+  deepStrictEqual(map.modules.map((module) => module.name), [
+    "inventory",
+    "notifications",
+    "orders",
+    "users",
+  ]);
+  const edges = new Set(map.edges.map((edge) => `${edge.from}->${edge.to}`));
+  for (
+    const expected of [
+      "orders->users", // PlaceOrder asks GetUser
+      "orders->inventory", // PlaceOrder asks GetStock
+      "inventory->inventory", // inventory's subscriber publishes StockReserved
+      "notifications->users", // notifications' subscriber asks GetUser
+      "notifications->notifications", // and dispatches SendEmail
+    ]
+  ) {
+    deepStrictEqual(edges.has(expected), true, `${expected} in ${[...edges]}`);
+  }
 });

@@ -526,3 +526,17 @@ Deno.test("eventFilter() drops refused events on both buses; other kinds pass", 
       'Cannot create eventsOf as its arguments must be event definitions (from defineEvent()): found query "users.GetUser"',
   });
 });
+
+Deno.test("a caller's id with quotes or line breaks is escaped in the JSONL line and reads back the same", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = jsonlStore({ dir });
+  const bus = createBus({ middleware: [recorder(store)] });
+  bus.registerCommand(PlaceOrder, () => "");
+  const id = 'outbox "7"\nline';
+  bus.execute(PlaceOrder({ sku: "a" }), { id });
+  await store.close();
+  const records = [];
+  for await (const record of readRecording(store.path)) records.push(record);
+  deepStrictEqual([records[0]!.id, records[0]!.correlationId], [id, id]);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -134,18 +134,35 @@ export function encodeRecord(
 function identity(record: DispatchRecord): string {
   const { id, correlationId, causationId, origin } = record;
   if (id === undefined) return "";
-  return `,"id":${quoted(id)},"correlation_id":${quoted(correlationId ?? id)}${
-    causationId === undefined ? "" : `,"causation_id":${quoted(causationId)}`
+  const quotedId = quoted(id);
+  return `,"id":${quotedId},"correlation_id":${
+    correlationId === undefined || correlationId === id
+      ? quotedId
+      : quoted(correlationId)
+  }${
+    causationId === undefined
+      ? ""
+      : `,"causation_id":${
+        causationId === correlationId
+          ? quoted(correlationId)
+          : quoted(causationId)
+      }`
   }${origin === undefined ? "" : `,"origin":${quoted(origin)}`}`;
 }
 
-// Ids the bus makes need no escaping; a caller's may.
-const SAFE_ID = /^[0-9A-Za-z_.:-]*$/;
-
+// Ids the bus makes need no escaping (letters, digits, "-"); a caller's may.
+// A loop over the characters costs less than a regular expression or
+// JSON.stringify on strings this short.
 function quoted(text: string): string {
-  return typeof text === "string" && SAFE_ID.test(text)
-    ? `"${text}"`
-    : JSON.stringify(String(text));
+  if (typeof text !== "string") return JSON.stringify(String(text));
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    const plain = (code >= 48 && code <= 58) || // 0-9 :
+      (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || // A-Z a-z
+      code === 45 || code === 46 || code === 95; // - . _
+    if (!plain) return JSON.stringify(text);
+  }
+  return `"${text}"`;
 }
 
 /**

@@ -79,7 +79,8 @@ function failAll(bus: ReturnType<typeof resizeBus>["bus"]): void {
 }
 
 Deno.test("two concurrent redeliver() calls on one memory store deliver each letter once", async () => {
-  const store = memoryDeadLetterStore();
+  // More letters than the store keeps by default (1000).
+  const store = memoryDeadLetterStore({ maxSize: LETTERS });
   const { bus, state } = resizeBus(store);
   failAll(bus);
   state.up = true;
@@ -141,7 +142,7 @@ Deno.test("two jsonlDeadLetterStore() on one file in one process share letters a
 });
 
 Deno.test("a store without claim()/release() still works: redeliver() delivers and removes its letters", async () => {
-  const inner = memoryDeadLetterStore();
+  const inner = memoryDeadLetterStore({ maxSize: LETTERS });
   const store: DeadLetterStore = {
     add: (l) => inner.add(l),
     list: () => inner.list(),

@@ -15,7 +15,8 @@ import {
   kindChecked,
   syncTerminals,
 } from "./_terminals.ts";
-import type { MessageBus, Middleware } from "./types.ts";
+import type { GaugeSink, MessageBus, Middleware } from "./types.ts";
+import { gaugeSinkOption, observeBus } from "./_bus_gauges.ts";
 
 /** Options of {@linkcode createBus}. */
 export interface BusOptions {
@@ -26,16 +27,23 @@ export interface BusOptions {
    * @default {[]}
    */
   readonly middleware?: readonly Middleware[];
+  /**
+   * Where the bus reports its gauges (sessions open, handlers registered per
+   * kind): a `Metrics` from `createMetrics()` of
+   * `@monolith/message-bus/observability`.
+   */
+  readonly metrics?: GaugeSink;
 }
 
 /**
  * Creates a synchronous in-process bus. Every method is a closure, so
  * `const { send } = bus` works.
  *
- * @param options Middleware to wrap every dispatch with.
+ * @param options Middleware to wrap every dispatch with, and where to report
+ * gauges.
  * @returns The bus.
  * @throws {TypeError} When a middleware is not a function, or works only on
- * the asynchronous bus.
+ * the asynchronous bus, or `metrics` has no `observeGauge` method.
  *
  * @example Queries, commands, events and tasks
  * ```ts
@@ -75,13 +83,14 @@ export function createBus(options: BusOptions = {}): MessageBus {
     options,
     false,
   );
+  const gauges = gaugeSinkOption("createBus", options.metrics);
   const registry = createRegistry({
     adapt: (handler, module) =>
       takesContext(handler) ? contextualHandler(handler, module) : handler,
     adaptSubscriber: contextualSubscriber,
     synchronous: true,
   });
-  return assemble<MessageBus>(
+  const bus = assemble<MessageBus>(
     registry,
     syncTerminals(registry.routes),
     middleware.length === 0
@@ -90,4 +99,6 @@ export function createBus(options: BusOptions = {}): MessageBus {
         kindChecked(kind, compose(middleware, terminal), false),
     false,
   );
+  if (gauges !== undefined) observeBus(gauges, registry.routes, bus);
+  return bus;
 }

@@ -9,7 +9,13 @@
 import { type Clock, performanceClock } from "../core/clock.ts";
 import { NoHandlerError } from "../core/errors.ts";
 import type { AnyMessage, MessageKind } from "../core/messages.ts";
-import type { Middleware } from "../core/types.ts";
+import type {
+  GaugeLabels,
+  GaugeSink,
+  Middleware,
+  ObserveGaugeOptions,
+  Unregister,
+} from "../core/types.ts";
 import {
   clockOption,
   integerOption,
@@ -86,7 +92,7 @@ export interface MetricsEntry {
 /**
  * Counters and histograms; see {@linkcode createMetrics}.
  */
-export interface Metrics {
+export interface Metrics extends GaugeSink {
   /** The histogram's bucket upper bounds, in milliseconds. */
   readonly bucketsMs: readonly number[];
   /**
@@ -115,9 +121,40 @@ export interface Metrics {
   snapshot(): MetricsEntry[];
   /** The Prometheus text exposition format (version 0.0.4). */
   toPrometheus(): string;
-  /** Forgets every count. */
+  /**
+   * Every gauge series observed (see {@linkcode GaugeSink.observeGauge}),
+   * read now, sorted by name and labels; a series whose `read` throws or
+   * returns no number is left out, and reported on the console.
+   */
+  gauges(): GaugeEntry[];
+  /** Forgets every count; gauges stay, as they are read from their sources. */
   reset(): void;
 }
+
+/** One gauge series, as {@linkcode Metrics.gauges} gives it. */
+export interface GaugeEntry {
+  /** The gauge's name, without the prefix. */
+  readonly name: string;
+  /** The series' labels. */
+  readonly labels: GaugeLabels;
+  /** Its value when read. */
+  readonly value: number;
+}
+
+interface GaugeSeries {
+  readonly labels: GaugeLabels;
+  /** Its labels as the exposition writes them, `a="x",b="y"`, sorted. */
+  readonly text: string;
+  readonly read: () => number;
+}
+
+interface GaugeFamily {
+  help: string | undefined;
+  /** By label text. */
+  readonly series: Map<string, GaugeSeries>;
+}
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 interface Entry {
   readonly kind: MessageKind;
@@ -169,6 +206,10 @@ function number(value: number): string {
  * counted together under `type="_other"`. A dispatch that found no handler
  * leaves nothing (see {@linkcode Metrics.discardStarted}).
  *
+ * The metrics are also a `GaugeSink`: pass them as the `metrics` option of a
+ * bus, a `circuitBreaker` or a dead letter store, and their gauges are read
+ * into `gauges()` and the Prometheus text whenever those are read.
+ *
  * @param options The metric name prefix, histogram buckets and the bound on
  * types.
  * @returns The metrics.
@@ -189,6 +230,28 @@ function number(value: number): string {
  * bus.registerQuery(GetUser, (q) => q.payload.id);
  * bus.send(GetUser({ id: "1" }));
  * match(m.toPrometheus(), /^message_bus_succeeded_total\{kind="query",type="GetUser"\} 1$/m);
+ * ```
+ *
+ * @example Gauges reported by a bus
+ * ```ts
+ * import { createBus, defineEvent } from "@monolith/message-bus";
+ * import { createMetrics } from "@monolith/message-bus/observability";
+ * import { deepStrictEqual, match } from "node:assert/strict";
+ *
+ * const Shipped = defineEvent<string>("Shipped");
+ * const m = createMetrics();
+ * const bus = createBus({ metrics: m });
+ * bus.subscribe(Shipped, () => {});
+ * const session = bus.session();
+ * deepStrictEqual(
+ *   m.gauges().filter((gauge) => gauge.value > 0),
+ *   [
+ *     { name: "active_sessions", labels: {}, value: 1 },
+ *     { name: "registered_handlers", labels: { kind: "event" }, value: 1 },
+ *   ],
+ * );
+ * session.close();
+ * match(m.toPrometheus(), /^message_bus_active_sessions 0$/m);
  * ```
  */
 export function createMetrics(options?: MetricsOptions): Metrics {
@@ -304,8 +367,129 @@ export function createMetrics(options?: MetricsOptions): Metrics {
     );
   }
 
+  const gaugeFamilies = new Map<string, GaugeFamily>();
+
+  function observeGauge(
+    name: string,
+    read: () => number,
+    options?: ObserveGaugeOptions,
+  ): Unregister {
+    if (typeof name !== "string" || !METRIC_NAME.test(`${prefix}_${name}`)) {
+      throw new TypeError(
+        `Cannot observe a gauge as 'name' must be a Prometheus metric name ([a-zA-Z0-9_:]* after the prefix): current value is ${
+          shown(name)
+        }`,
+      );
+    }
+    if (typeof read !== "function") {
+      throw new TypeError(
+        `Cannot observe gauge "${name}" as 'read' must be a function returning its value: current value is ${
+          shown(read)
+        }`,
+      );
+    }
+    const { help, labels: given = {} }: ObserveGaugeOptions = optionsObject(
+      `observe gauge "${name}"`,
+      options,
+    );
+    if (help !== undefined && typeof help !== "string") {
+      throw new TypeError(
+        `Cannot observe gauge "${name}" as 'help' must be a string: current value is ${
+          shown(help)
+        }`,
+      );
+    }
+    const labels: Record<string, string> = {};
+    for (const [key, value] of Object.entries(given)) {
+      if (!LABEL_NAME.test(key) || key.startsWith("__")) {
+        throw new TypeError(
+          `Cannot observe gauge "${name}" as label names must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__": current value is ${
+            JSON.stringify(key)
+          }`,
+        );
+      }
+      if (typeof value !== "string") {
+        throw new TypeError(
+          `Cannot observe gauge "${name}" as label '${key}' must be a string: current value is ${
+            shown(value)
+          }`,
+        );
+      }
+      labels[key] = value;
+    }
+    const text = Object.keys(labels).sort().map((key) =>
+      `${key}="${label(labels[key]!)}"`
+    ).join(",");
+    let family = gaugeFamilies.get(name);
+    if (family === undefined) {
+      family = { help, series: new Map() };
+      gaugeFamilies.set(name, family);
+    } else {
+      family.help ??= help;
+    }
+    const series: GaugeSeries = { labels: Object.freeze(labels), text, read };
+    family.series.set(text, series);
+    const owner = family;
+    return () => {
+      if (owner.series.get(text) !== series) return;
+      owner.series.delete(text);
+      if (owner.series.size === 0 && gaugeFamilies.get(name) === owner) {
+        gaugeFamilies.delete(name);
+      }
+    };
+  }
+
+  /** Every gauge family with its series read now, sorted. */
+  function readGauges(): {
+    name: string;
+    help: string;
+    values: { series: GaugeSeries; value: number }[];
+  }[] {
+    const families = [...gaugeFamilies].sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0
+    );
+    return families.map(([name, family]) => {
+      const values: { series: GaugeSeries; value: number }[] = [];
+      const all = [...family.series.values()].sort((a, b) =>
+        a.text < b.text ? -1 : a.text > b.text ? 1 : 0
+      );
+      for (const series of all) {
+        let value: unknown;
+        try {
+          value = series.read();
+        } catch (error) {
+          console.error(
+            `metrics: reading gauge ${name}{${series.text}} threw; the series is left out this time:`,
+            error,
+          );
+          continue;
+        }
+        if (typeof value !== "number") {
+          console.error(
+            `metrics: gauge ${name}{${series.text}} read ${
+              shown(value)
+            }, not a number; the series is left out this time`,
+          );
+          continue;
+        }
+        values.push({ series, value });
+      }
+      return { name, help: family.help ?? `The ${name} gauge.`, values };
+    });
+  }
+
   return {
     bucketsMs: buckets,
+    observeGauge,
+    gauges() {
+      return readGauges().flatMap(({ name, values }) =>
+        values.map(({ series, value }) => ({
+          name,
+          labels: series.labels,
+          value,
+        }))
+      );
+    },
     countStarted(message) {
       entry(message).dispatched++;
     },
@@ -396,6 +580,22 @@ export function createMetrics(options?: MetricsOptions): Metrics {
         lines.push(`${histogram}_bucket{${labels},le="+Inf"} ${count}`);
         lines.push(`${histogram}_sum{${labels}} ${number(e.sumMs / 1000)}`);
         lines.push(`${histogram}_count{${labels}} ${count}`);
+      }
+      for (const { name, help, values } of readGauges()) {
+        if (values.length === 0) continue;
+        lines.push(
+          `# HELP ${prefix}_${name} ${
+            help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
+          }`,
+        );
+        lines.push(`# TYPE ${prefix}_${name} gauge`);
+        for (const { series, value } of values) {
+          lines.push(
+            series.text === ""
+              ? `${prefix}_${name} ${number(value)}`
+              : `${prefix}_${name}{${series.text}} ${number(value)}`,
+          );
+        }
       }
       return `${lines.join("\n")}\n`;
     },

@@ -9,12 +9,18 @@
 import { type Clock, systemClock } from "../core/clock.ts";
 import { CircuitOpenError, NoHandlerError } from "../core/errors.ts";
 import type { AnyMessage, MessageKind } from "../core/messages.ts";
-import type { Middleware, NextFunction } from "../core/types.ts";
+import type {
+  GaugeSink,
+  Middleware,
+  NextFunction,
+  Unregister,
+} from "../core/types.ts";
 import {
   clockOption,
   functionOption,
   integerOption,
   optionsObject,
+  shown,
   timerMsOption,
 } from "../core/_options.ts";
 
@@ -91,7 +97,21 @@ export interface CircuitBreakerOptions {
    * @default {systemClock}
    */
   readonly clock?: Clock;
+  /**
+   * Where each circuit's state is reported, as the gauge `circuit_state`
+   * with labels `kind` and `type` (0 closed, 1 open, 2 half-open): a
+   * `Metrics` from `createMetrics()` of
+   * `@monolith/message-bus/observability`.
+   */
+  readonly metrics?: GaugeSink;
 }
+
+/** A circuit's state as the `circuit_state` gauge gives it. */
+const STATE_GAUGE: Readonly<Record<CircuitState, number>> = {
+  closed: 0,
+  open: 1,
+  "half-open": 2,
+};
 
 /**
  * A circuit breaker middleware, with the state of each message type readable.
@@ -135,6 +155,8 @@ interface Circuit {
   /** The same for a trial dispatch, which also frees its trial slot. */
   readonly onTrialResult: (value: unknown) => unknown;
   readonly onTrialError: (error: unknown) => never;
+  /** Removes its `circuit_state` gauge, when `metrics` was given. */
+  unobserve: Unregister | undefined;
 }
 
 const ACTION = "create circuitBreaker";
@@ -157,11 +179,11 @@ const ACTION = "create circuitBreaker";
  * `"_other"`, so that memory stays bounded whatever names are dispatched.
  *
  * @param options Thresholds, the recovery time, a state-change callback, the
- * clock, the bound on circuits.
+ * clock, the bound on circuits, where to report their states.
  * @returns The middleware, with `state(type)` and `states()`.
- * @throws {TypeError} When `options`, `clock`, `onStateChange` or
- * `isFailure` is not what it should be (a clock has `now`, `setTimeout` and
- * `clearTimeout`).
+ * @throws {TypeError} When `options`, `clock`, `onStateChange`, `isFailure`
+ * or `metrics` is not what it should be (a clock has `now`, `setTimeout` and
+ * `clearTimeout`; metrics have `observeGauge`).
  * @throws {RangeError} When a threshold, `maxTypes` or the recovery time is
  * out of range (a recovery time over 2³¹ − 1 ms included).
  *
@@ -182,6 +204,23 @@ const ACTION = "create circuitBreaker";
  * for (let i = 0; i < 3; i++) throws(() => bus.execute(Charge(i)), { message: "payment provider down" });
  * throws(() => bus.execute(Charge(4)), CircuitOpenError);
  * deepStrictEqual([breaker.state("Charge"), calls], ["open", 3]);
+ * ```
+ *
+ * @example Reporting each circuit's state as a gauge
+ * ```ts
+ * import { createBus, defineCommand } from "@monolith/message-bus";
+ * import { createMetrics } from "@monolith/message-bus/observability";
+ * import { circuitBreaker } from "@monolith/message-bus/resilience";
+ * import { match, throws } from "node:assert/strict";
+ *
+ * const Charge = defineCommand("Charge");
+ * const m = createMetrics();
+ * const bus = createBus({ middleware: [circuitBreaker({ failureThreshold: 1, metrics: m })] });
+ * bus.registerCommand(Charge, () => {
+ *   throw new Error("payment provider down");
+ * });
+ * throws(() => bus.execute(Charge()), /payment provider down/);
+ * match(m.toPrometheus(), /^message_bus_circuit_state\{kind="command",type="Charge"\} 1$/m);
  * ```
  */
 export function circuitBreaker(
@@ -215,6 +254,17 @@ export function circuitBreaker(
     given.onStateChange,
   );
   const isFailure = functionOption(ACTION, "isFailure", given.isFailure);
+  const gauges = given.metrics;
+  if (
+    gauges !== undefined &&
+    typeof (gauges as Partial<GaugeSink> | null)?.observeGauge !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot ${ACTION} as 'metrics' must have an observeGauge() method (metrics from createMetrics()): current value is ${
+        shown(gauges)
+      }`,
+    );
+  }
   const circuits = new Map<string, Circuit>();
   let other: Circuit | undefined;
 
@@ -268,6 +318,7 @@ export function circuitBreaker(
         circuit.failures === 0 && circuits.get(circuit.type) === circuit
       ) {
         circuits.delete(circuit.type);
+        circuit.unobserve?.();
       }
       return false;
     }
@@ -328,7 +379,17 @@ export function circuitBreaker(
         failed(circuit, error);
         throw error;
       },
+      unobserve: undefined,
     };
+    circuit.unobserve = gauges?.observeGauge(
+      "circuit_state",
+      () => STATE_GAUGE[circuit.state],
+      {
+        help:
+          "The state of each message type's circuit: 0 closed, 1 open, 2 half-open.",
+        labels: { kind, type },
+      },
+    );
     return circuit;
   }
 

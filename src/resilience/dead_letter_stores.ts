@@ -13,8 +13,51 @@ import {
   type Writer,
 } from "../core/_jsonl_writer.ts";
 import { toJsonValue } from "../core/_json.ts";
-import { numberOption } from "../core/_options.ts";
+import {
+  integerOption,
+  numberOption,
+  optionsObject,
+  shown,
+} from "../core/_options.ts";
+import type { GaugeSink } from "../core/types.ts";
 import type { DeadLetter, DeadLetterStore } from "./dead_letter.ts";
+
+// Checks the `metrics` option of a store.
+function gaugeSinkOption(
+  action: string,
+  value: unknown,
+): GaugeSink | undefined {
+  if (
+    value !== undefined &&
+    typeof (value as Partial<GaugeSink> | null)?.observeGauge !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot ${action} as 'metrics' must have an observeGauge() method (metrics from createMetrics()): current value is ${
+        shown(value)
+      }`,
+    );
+  }
+  return value as GaugeSink | undefined;
+}
+
+const GAUGE_HELP = "Dead letters kept in the store now, by kind of store.";
+
+/** Options of {@linkcode memoryDeadLetterStore}. */
+export interface MemoryDeadLetterStoreOptions {
+  /**
+   * How many letters are kept; past it, the oldest is dropped and counted in
+   * `dropped`.
+   *
+   * @default {1000}
+   */
+  readonly maxSize?: number;
+  /**
+   * Where the number of letters kept is reported, as the gauge
+   * `dead_letters{store="memory"}`: a `Metrics` from `createMetrics()` of
+   * `@monolith/message-bus/observability`.
+   */
+  readonly metrics?: GaugeSink;
+}
 
 /**
  * A dead letter store in memory; see {@linkcode memoryDeadLetterStore}.
@@ -22,6 +65,8 @@ import type { DeadLetter, DeadLetterStore } from "./dead_letter.ts";
 export interface MemoryDeadLetterStore extends DeadLetterStore {
   /** The dead letters kept, oldest first. */
   readonly letters: readonly DeadLetter[];
+  /** Letters dropped, oldest first, to keep at most `maxSize`. */
+  readonly dropped: number;
   /** Claims letters for a redelivery; see `DeadLetterStore`. */
   claim(ids: readonly string[]): Promise<readonly string[]>;
   /** Ends claims; see `DeadLetterStore`. */
@@ -32,9 +77,34 @@ export interface MemoryDeadLetterStore extends DeadLetterStore {
  * Creates a dead letter store that keeps letters in an array, oldest first.
  * A letter with the id of a kept one replaces it, in its place. It holds the
  * claims of `redeliver`, so concurrent redeliveries from it never deliver a
- * letter twice.
+ * letter twice. It keeps at most `maxSize` letters: a new letter past it
+ * drops the oldest (its claim too), counted in `dropped`.
  *
+ * @param options The bound on letters, and where to report how many are
+ * kept.
  * @returns The store.
+ * @throws {TypeError} When `options` is not an object, or `metrics` has no
+ * `observeGauge` method.
+ * @throws {RangeError} When `maxSize` is not a positive integer.
+ *
+ * @example Keeping the newest letters
+ * ```ts
+ * import { type DeadLetter, memoryDeadLetterStore } from "@monolith/message-bus/resilience";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const letter = (id: string): DeadLetter => ({
+ *   id,
+ *   message: { kind: "task", type: "Resize", payload: `${id}.png` },
+ *   error: { name: "Error", message: "disk full" },
+ *   handler: "resize",
+ *   subscriber: null,
+ *   attempts: 1,
+ *   at: "2026-02-12T14:30:45.000Z",
+ * });
+ * const store = memoryDeadLetterStore({ maxSize: 2 });
+ * for (const id of ["1", "2", "3"]) store.add(letter(id));
+ * deepStrictEqual([store.letters.map((l) => l.id), store.dropped], [["2", "3"], 1]);
+ * ```
  *
  * @example Adding, replacing and removing letters
  * ```ts
@@ -59,17 +129,38 @@ export interface MemoryDeadLetterStore extends DeadLetterStore {
  * deepStrictEqual((await store.list()).map((l) => l.id), ["2"]);
  * ```
  */
-export function memoryDeadLetterStore(): MemoryDeadLetterStore {
+export function memoryDeadLetterStore(
+  options?: MemoryDeadLetterStoreOptions,
+): MemoryDeadLetterStore {
+  const action = "create memoryDeadLetterStore";
+  const given: MemoryDeadLetterStoreOptions = optionsObject(action, options);
+  const maxSize = integerOption(action, "maxSize", given.maxSize ?? 1000, 1);
+  const gauges = gaugeSinkOption(action, given.metrics);
   let letters: DeadLetter[] = [];
+  let dropped = 0;
   const claimed = new Set<string>();
+  gauges?.observeGauge("dead_letters", () => letters.length, {
+    help: GAUGE_HELP,
+    labels: { store: "memory" },
+  });
   return {
     get letters() {
       return letters;
     },
+    get dropped() {
+      return dropped;
+    },
     add(letter) {
       const index = letters.findIndex((kept) => kept.id === letter.id);
-      if (index === -1) letters.push(letter);
-      else letters = letters.with(index, letter);
+      if (index !== -1) {
+        letters = letters.with(index, letter);
+        return;
+      }
+      letters.push(letter);
+      if (letters.length > maxSize) {
+        claimed.delete(letters.shift()!.id);
+        dropped++;
+      }
     },
     list() {
       return Promise.resolve([...letters]);
@@ -143,6 +234,12 @@ export interface JsonlDeadLetterStoreOptions {
    */
   readonly flushOnSignals?:
     readonly ("SIGTERM" | "SIGINT" | "SIGHUP" | "SIGQUIT")[];
+  /**
+   * Where the number of letters kept is reported, as the gauge
+   * `dead_letters{store="jsonl"}`, until the store closes: a `Metrics` from
+   * `createMetrics()` of `@monolith/message-bus/observability`.
+   */
+  readonly metrics?: GaugeSink;
 }
 
 /**
@@ -213,7 +310,8 @@ const openFiles = new Map<string, OpenFile>();
  * @param options The directory, redacted fields and limits.
  * @returns The open store.
  * @throws {TypeError} When `options` is not an object, `dir` is not a
- * non-empty string, or `redact` is not an array of field names.
+ * non-empty string, `redact` is not an array of field names, or `metrics`
+ * has no `observeGauge` method.
  * @throws {RangeError} When `maxQueue` is not a positive integer, or
  * `closeTimeoutMs` is not one of at most 2147483647.
  * @throws {Error} When the file is a symbolic link or not a regular file, or
@@ -313,6 +411,10 @@ export function jsonlDeadLetterStore(
     "open jsonlDeadLetterStore",
     options.flushOnSignals,
   );
+  const gauges = gaugeSinkOption(
+    "open jsonlDeadLetterStore",
+    options.metrics,
+  );
 
   Deno.mkdirSync(dir, { recursive: true });
   const path = join(dir, FILE_NAME);
@@ -333,8 +435,14 @@ export function jsonlDeadLetterStore(
 
   let closing: Promise<void> | undefined;
   let droppedAfterClose = 0;
+  const unobserve = gauges?.observeGauge("dead_letters", () => letters.size, {
+    help: GAUGE_HELP,
+    labels: { store: "jsonl" },
+  });
+
   function close(): Promise<void> {
     closing ??= (async () => {
+      unobserve?.();
       // The other stores on the file go on writing this one's letters.
       if (--file.stores > 0) return;
       file.closing = true;

@@ -35,7 +35,9 @@ export interface RedeliveryReport {
  * id (`context.id`), so a `deadLetter` middleware on `bus` replaces the
  * letter when it fails again instead of adding one. An event's dead letter
  * goes to the one subscriber that failed, by its id
- * (`publish(event, { subscriber })`), not to every subscriber again.
+ * (`publish(event, { subscriber })`), not to every subscriber again. On a bus
+ * with an event queue, an event waits for its delivery
+ * (`{ awaitDelivery: true }`), not only for the queue to accept it.
  * Payloads arrive in their JSON form.
  *
  * When the store has `claim` and `release` (see `DeadLetterStore`), the
@@ -131,10 +133,13 @@ export async function redeliver(
         continue;
       }
       const message = { ...letter.message } as AnyMessage;
-      const options: PublishOptions = letter.subscriber === null ||
-          letter.message.kind !== "event"
+      // An event waits for its delivery even on a bus with an event queue,
+      // so that the letter is removed only when it was delivered.
+      const options: PublishOptions = letter.message.kind !== "event"
         ? { id: letter.id }
-        : { id: letter.id, subscriber: letter.subscriber };
+        : letter.subscriber === null
+        ? { id: letter.id, awaitDelivery: true }
+        : { id: letter.id, subscriber: letter.subscriber, awaitDelivery: true };
       try {
         await dispatchByKind(bus, message, options);
         delivered.push(letter);

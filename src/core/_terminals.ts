@@ -48,6 +48,7 @@ import {
 } from "./_registry.ts";
 import type { AnyDefinition, AnyMessage, MessageKind } from "./messages.ts";
 import { createSessions } from "./_sessions.ts";
+import { createBatches } from "./_batches.ts";
 import type { HandlerCall, HandlerObserver } from "./types.ts";
 
 /** A terminal dispatch: a message and its context. */
@@ -179,7 +180,12 @@ export function syncTerminals(routes: Routes): TerminalSet {
   };
 }
 
-const RESOLVED: Promise<void> = Promise.resolve();
+/**
+ * The promise an asynchronous dispatch returns when it settled already (a
+ * publish to synchronous subscribers that all succeeded): the event queue
+ * takes the next event at once when it sees it.
+ */
+export const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * How the asynchronous bus stores a query, command or task handler: as a
@@ -353,6 +359,9 @@ export function assemble<B>(
   const root = rootContext(router);
   const { send, execute, publish, dispatch } = router;
   const sessions = createSessions(registry, router, root, async);
+  // `batches.close()` is what a close() of the bus is to call: it flushes
+  // the events its batch subscriptions hold.
+  const batches = createBatches(registry, router, root, async);
   return {
     send: (query: AnyMessage, options?: unknown) =>
       options === undefined
@@ -377,6 +386,7 @@ export function assemble<B>(
     subscribe: registry.subscribe,
     registerTask: (definition: AnyDefinition, handler: Handler) =>
       registry.registerTask(definition, handler),
+    ...batches.methods,
     session: sessions.open,
     get activeSessions() {
       return sessions.active;

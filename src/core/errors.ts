@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { MessageKind } from "./messages.ts";
+import type { Message, MessageKind } from "./messages.ts";
 
 /**
  * The base of every error here that is about one message type: it carries
@@ -218,7 +218,9 @@ export class CircuitOpenError extends MessageError {
 /**
  * A dispatch was refused, or dropped while waiting, because too many
  * dispatches were in flight and the waiting queue was full (see
- * `concurrencyLimit` in `@monolith/message-bus/resilience`).
+ * `concurrencyLimit` in `@monolith/message-bus/resilience`), or an event was
+ * refused or dropped by a full event queue (see `eventQueue` in the options
+ * of `createAsyncBus`).
  *
  * @example Refused by a full queue
  * ```ts
@@ -252,22 +254,106 @@ export class QueueFullError extends MessageError {
    * @param type The name of the message.
    * @param maxQueue The queue bound.
    * @param outcome "rejected" on arrival, or "dropped" while waiting.
+   * @param message What went wrong and what to do, when the queue is not
+   * `concurrencyLimit`'s.
    */
   constructor(
     kind: MessageKind,
     type: string,
     maxQueue: number,
     outcome: "rejected" | "dropped",
+    message?: string,
   ) {
     super(
       kind,
       type,
-      outcome === "rejected"
-        ? `Cannot dispatch ${kind} "${type}": the concurrency limit is reached and its queue is full (maxQueue ${maxQueue}). Raise maxConcurrent or maxQueue, or slow the callers down`
-        : `Dropped ${kind} "${type}" while it waited: the queue was full (maxQueue ${maxQueue}) and a newer dispatch took its place (strategy "drop-oldest")`,
+      message ??
+        (outcome === "rejected"
+          ? `Cannot dispatch ${kind} "${type}": the concurrency limit is reached and its queue is full (maxQueue ${maxQueue}). Raise maxConcurrent or maxQueue, or slow the callers down`
+          : `Dropped ${kind} "${type}" while it waited: the queue was full (maxQueue ${maxQueue}) and a newer dispatch took its place (strategy "drop-oldest")`),
     );
     this.name = "QueueFullError";
     this.maxQueue = maxQueue;
     this.outcome = outcome;
+  }
+}
+
+/**
+ * Some of the messages given to `handleAll` failed. It is thrown (on the
+ * asynchronous bus: rejected with) once every message has been dispatched:
+ * `results` holds every outcome by index, as `Promise.allSettled` gives them,
+ * and `errors` holds the failures' errors, in order.
+ *
+ * @example Reading every outcome
+ * ```ts
+ * import { BatchError, createBus, defineCommand, defineQuery } from "@monolith/message-bus";
+ * import { throws } from "node:assert/strict";
+ *
+ * const GetPrice = defineQuery<string, number>("GetPrice");
+ * const Charge = defineCommand<number>("Charge");
+ * const bus = createBus();
+ * bus.registerQuery(GetPrice, () => 12);
+ * bus.registerCommand(Charge, () => {
+ *   throw new Error("card declined");
+ * });
+ * throws(
+ *   () => bus.handleAll([GetPrice("book"), Charge(12)]),
+ *   (error) =>
+ *     error instanceof BatchError &&
+ *     error.message === '1 of 2 messages failed in handleAll(): [1] command "Charge": card declined' &&
+ *     error.results[0]?.status === "fulfilled" && error.results[0].value === 12 &&
+ *     error.results[1]?.status === "rejected",
+ * );
+ * ```
+ */
+export class BatchError extends AggregateError {
+  /** Every message's outcome, by its index in the list given. */
+  readonly results: readonly PromiseSettledResult<unknown>[];
+
+  /**
+   * Creates the error for a list of messages some of which failed.
+   *
+   * @param messages The messages, as given.
+   * @param results Their outcomes, by index.
+   */
+  constructor(
+    messages: readonly Message[],
+    results: readonly PromiseSettledResult<unknown>[],
+  ) {
+    const failed: string[] = [];
+    const errors: unknown[] = [];
+    results.forEach((result, index) => {
+      if (result.status === "fulfilled") return;
+      errors.push(result.reason);
+      const message = messages[index];
+      failed.push(
+        `[${index}] ${message?.kind} "${message?.type}": ${
+          reasonText(result.reason)
+        }`,
+      );
+    });
+    const shown = failed.length > LISTED_FAILURES
+      ? [...failed.slice(0, LISTED_FAILURES), "..."]
+      : failed;
+    super(
+      errors,
+      `${errors.length} of ${results.length} messages failed in handleAll(): ${
+        shown.join("; ")
+      }`,
+    );
+    this.name = "BatchError";
+    this.results = results;
+  }
+}
+
+// How many failures a BatchError's message lists; the rest are in .errors.
+const LISTED_FAILURES = 3;
+
+// The text of a thrown value, which may itself throw when read.
+function reasonText(reason: unknown): string {
+  try {
+    return reason instanceof Error ? reason.message : String(reason);
+  } catch {
+    return "a value that cannot be read";
   }
 }

@@ -15,9 +15,11 @@ import type {
   EventMessage,
   QueryDefinition,
   QueryMessage,
+  ResultOf,
   TaskDefinition,
   TaskMessage,
 } from "./messages.ts";
+import type { Clock } from "./clock.ts";
 
 // ---------------------------------------------------------------------------
 // Contexts
@@ -218,6 +220,15 @@ export interface PublishOptions extends DispatchOptions {
    * No subscriber with that id is a `NoHandlerError`.
    */
   readonly subscriber?: string;
+  /**
+   * On a bus with an event queue (see {@linkcode QueuedAsyncMessageBus}):
+   * settle when the event has been delivered, with the subscribers' outcome,
+   * instead of when the queue accepted it (`redeliver` asks for this). Other
+   * buses always do.
+   *
+   * @default {false}
+   */
+  readonly awaitDelivery?: boolean;
 }
 
 /** Options of `subscribe`, for an event of payload `P`. */
@@ -448,6 +459,21 @@ export interface MessageBus
   session(id?: string): Session;
   /** Sessions open now. */
   readonly activeSessions: number;
+  /**
+   * Dispatches each message by its kind (`send`, `execute`, `publish`,
+   * `dispatch`), in order, each as a dispatch of its own with `options`,
+   * and returns their results in order (`undefined` for events and tasks).
+   * Every message is dispatched even when some fail.
+   *
+   * @throws {BatchError} After all have run, when any failed: its `results`
+   * hold every outcome by index.
+   * @throws {TypeError} Before any runs, when `messages` is not an array or
+   * one of them is not a message (naming its index), or an option is wrong.
+   */
+  handleAll<const M extends readonly AnyMessage[]>(
+    messages: M,
+    options?: HandleAllOptions,
+  ): HandledResults<M>;
 }
 
 // ---------------------------------------------------------------------------
@@ -562,7 +588,149 @@ export interface AsyncMessageBus
   session(id?: string): AsyncSession;
   /** Sessions open now. */
   readonly activeSessions: number;
+  /**
+   * Dispatches each message by its kind (`send`, `execute`, `publish`,
+   * `dispatch`), each as a dispatch of its own with `options`' signal and
+   * data, at most `options.concurrency` at a time (one by one, in order, by
+   * default). Every message is dispatched even when some fail.
+   *
+   * @returns A promise of the results in the order of `messages`
+   * (`undefined` for events and tasks). Once all have settled, it rejects
+   * with a `BatchError` when any failed, whose `results` hold every outcome
+   * by index; before any runs, with a `TypeError` when `messages` is not an
+   * array or one of them is not a message (naming its index) or an option
+   * is wrong, a `RangeError` for a bad `concurrency`, and the signal's
+   * reason when it has aborted already.
+   */
+  handleAll<const M extends readonly AnyMessage[]>(
+    messages: M,
+    options?: AsyncHandleAllOptions,
+  ): Promise<HandledResults<M>>;
+  /**
+   * Subscribes `handler` to an event's events in batches: it gets a batch
+   * when it holds `options.size` events, or `options.timeoutMs` after the
+   * batch's first event, whichever comes first. A publish resolves once the
+   * event is taken into the batch, not when the batch is handled.
+   *
+   * Batches are handled one at a time, in order, each as a publish of an
+   * event named after the definition with `[]` appended (`"OrderPlaced[]"`),
+   * whose payload is the batch's events, to this one subscriber: middleware
+   * see it like any publish to one subscriber, so `deadLetter` keeps one
+   * letter per failed batch, listing its events, and `redeliver` hands that
+   * batch to this subscriber again. A failed batch is also given to
+   * `options.onError`.
+   *
+   * @returns A function that removes the subscription: no more events are
+   * taken, and its promise resolves once the events it held have been
+   * handled (it never rejects; failures go to `onError`).
+   * @throws {TypeError} When the definition is not an event definition, the
+   * handler is not a function, or `id`, `module`, `clock` or `onError` is
+   * wrong.
+   * @throws {RangeError} When `size` is not a positive integer or
+   * `timeoutMs` not a positive finite number of milliseconds.
+   *
+   * @example Indexing orders ten at a time, or each second
+   * ```ts
+   * import { createAsyncBus, defineEvent } from "@monolith/message-bus";
+   * import { createFakeClock } from "@monolith/message-bus/testing";
+   * import { deepStrictEqual } from "node:assert/strict";
+   *
+   * const OrderPlaced = defineEvent<{ id: string }>("OrderPlaced");
+   * const bus = createAsyncBus();
+   * const clock = createFakeClock();
+   * const indexed: string[][] = [];
+   * const remove = bus.subscribeBatch(OrderPlaced, (events) => {
+   *   indexed.push(events.map((event) => event.payload.id));
+   * }, { size: 10, timeoutMs: 1_000, clock });
+   *
+   * await bus.publish(OrderPlaced({ id: "o-1" }));
+   * await bus.publish(OrderPlaced({ id: "o-2" }));
+   * await clock.advance(1_000);
+   * await bus.publish(OrderPlaced({ id: "o-3" }));
+   * await remove(); // hands over what it holds
+   * deepStrictEqual(indexed, [["o-1", "o-2"], ["o-3"]]);
+   * ```
+   */
+  subscribeBatch<P>(
+    definition: EventDefinition<P>,
+    handler: AsyncBatchHandler<P>,
+    options: SubscribeBatchOptions<P>,
+  ): BatchUnregister;
 }
+
+// ---------------------------------------------------------------------------
+// Batches
+
+/** Options of the synchronous bus's `handleAll`, applied to every message. */
+export interface HandleAllOptions {
+  /** Aborts every dispatch; see {@linkcode DispatchOptions.signal}. */
+  readonly signal?: AbortSignal;
+  /** Data for every dispatch; see {@linkcode DispatchOptions.data}. */
+  readonly data?: Readonly<Partial<ContextData>>;
+}
+
+/** Options of the asynchronous bus's `handleAll`. */
+export interface AsyncHandleAllOptions extends HandleAllOptions {
+  /**
+   * How many messages are in flight at once: a positive integer, or
+   * `Infinity` for all of them. The results keep the order of the messages
+   * whatever it is.
+   *
+   * @default {1}
+   */
+  readonly concurrency?: number;
+}
+
+/**
+ * What `handleAll` gives back for one message type: a query's or command's
+ * result, `undefined` for an event or a task.
+ */
+export type HandledResult<M> = M extends { readonly kind: "event" | "task" }
+  ? undefined
+  : ResultOf<M>;
+
+/** What `handleAll` gives back for a list of messages: a result for each, in order. */
+export type HandledResults<M extends readonly AnyMessage[]> = {
+  -readonly [K in keyof M]: HandledResult<M[K]>;
+};
+
+/** Hears a batch of events on the asynchronous bus; see `subscribeBatch`. */
+export type AsyncBatchHandler<P> = (
+  events: readonly EventMessage<P>[],
+  context: AsyncDispatchContext,
+) => void | PromiseLike<void>;
+
+/** Options of `subscribeBatch`: when a batch is handed over, and who it is. */
+export interface SubscribeBatchOptions<P = unknown> extends SubscribeOptions {
+  /** The batch is handed over when it holds this many events. */
+  readonly size: number;
+  /**
+   * ... or this many milliseconds after its first event, if that comes
+   * first.
+   */
+  readonly timeoutMs: number;
+  /**
+   * The clock `timeoutMs` is measured by; a fake one in tests.
+   *
+   * @default {systemClock}
+   */
+  readonly clock?: Clock;
+  /**
+   * Told of each batch whose handling failed (its handler, or a middleware,
+   * threw or rejected), with the error and the batch's events. Nobody waits
+   * for a batch, so without it the failure is printed with `console.error`.
+   */
+  readonly onError?: (
+    error: unknown,
+    events: readonly EventMessage<P>[],
+  ) => void;
+}
+
+/**
+ * Removes a batch subscription; its promise resolves once the events it
+ * held have been handled. Calling it again returns the same promise.
+ */
+export type BatchUnregister = () => Promise<void>;
 
 // ---------------------------------------------------------------------------
 // Middleware
@@ -630,4 +798,152 @@ export interface SerializedError {
   readonly errors?: readonly unknown[];
   /** The error's `cause`, in its JSON form, when it has one. */
   readonly cause?: unknown;
+}
+
+// ---------------------------------------------------------------------------
+// Gauges
+
+/** The labels of a gauge's series: label name to value. */
+export type GaugeLabels = Readonly<Record<string, string>>;
+
+/** Options of {@linkcode GaugeSink.observeGauge}. */
+export interface ObserveGaugeOptions {
+  /**
+   * What the gauge measures, for the exposition's `# HELP` line; the first
+   * series of a name that gives one sets it.
+   *
+   * @default {"The <name> gauge."}
+   */
+  readonly help?: string;
+  /**
+   * The series' labels (names `[a-zA-Z_][a-zA-Z0-9_]*`).
+   *
+   * @default {{}}
+   */
+  readonly labels?: GaugeLabels;
+}
+
+/**
+ * Where the parts that know a current value (a bus, a circuit breaker, a
+ * dead letter store) report it as a gauge: each gives a function that reads
+ * it, called whenever the gauges are read, so keeping a gauge costs nothing
+ * between reads. `createMetrics()` of `@monolith/message-bus/observability`
+ * makes one; pass it as their `metrics` option.
+ */
+export interface GaugeSink {
+  /**
+   * Adds a series to the gauge `name`, read by calling `read`. A series with
+   * the same name and labels as one observed already replaces it.
+   *
+   * @returns A function that removes the series (not one that replaced it).
+   * @throws {TypeError} When `name` or a label name is not a valid metric or
+   * label name, or `read` is not a function.
+   */
+  observeGauge(
+    name: string,
+    read: () => number,
+    options?: ObserveGaugeOptions,
+  ): Unregister;
+}
+
+// ---------------------------------------------------------------------------
+// The event queue
+
+/**
+ * The dead letter of an event the event queue dropped, in the shape of
+ * `DeadLetter` of `@monolith/message-bus/resilience`: no handler ran, so
+ * `handler` and `subscriber` are `null` and `attempts` is 0.
+ */
+export interface DroppedEventLetter {
+  /** The publish's `id` option, or a new unique id. */
+  readonly id: string;
+  /** The event, in its JSON form (a `payload` of `undefined` left out). */
+  readonly message: {
+    readonly kind: "event";
+    readonly type: string;
+    readonly payload: unknown;
+  };
+  /** Why it was dropped, in its JSON form. */
+  readonly error: SerializedError;
+  /** No handler ran. */
+  readonly handler: null;
+  /**
+   * The one subscriber its publish named (`{ subscriber }`), which
+   * `redeliver` delivers to; `null` for a publish to every subscriber.
+   */
+  readonly subscriber: string | null;
+  /** No attempt was made. */
+  readonly attempts: 0;
+  /** When it was dropped: ISO 8601, UTC. */
+  readonly at: string;
+}
+
+/**
+ * Where the event queue puts the events it drops: any `DeadLetterStore` of
+ * `@monolith/message-bus/resilience` (`memoryDeadLetterStore()`,
+ * `jsonlDeadLetterStore()`) fits.
+ */
+export interface DeadLetterSink {
+  /** Keeps a letter; a throw or a rejection loses it and is reported. */
+  add(letter: DroppedEventLetter): void | Promise<void>;
+  /** Field names whose values are written as `"***REDACTED***"`. */
+  readonly redact?: readonly string[];
+}
+
+/** The counts of a bus's event queue, read live. */
+export interface EventQueue {
+  /** Events accepted and waiting for a worker. */
+  readonly size: number;
+  /** Events being delivered now, at most `concurrency`. */
+  readonly active: number;
+  /** Publishes held back by backpressure ("adaptive"), not accepted yet. */
+  readonly waiting: number;
+  /**
+   * Accepted events that were never delivered: dropped for a newer one
+   * ("drop-oldest"), or left when `close()` timed out.
+   */
+  readonly dropped: number;
+  /**
+   * Publishes refused: on a full queue ("reject-new"), or held back when
+   * `close()` was called.
+   */
+  readonly rejected: number;
+  /** Whether producers are being held back ("adaptive" only). */
+  readonly backpressure: boolean;
+}
+
+/**
+ * An asynchronous bus whose events go through a bounded queue (see
+ * `eventQueue` in the options of `createAsyncBus`): `publish` resolves when
+ * the event is accepted, and `concurrency` workers deliver the events in
+ * order, each through the bus's middleware and subscribers.
+ */
+export interface QueuedAsyncMessageBus extends AsyncMessageBus {
+  /**
+   * Queues an event for every subscriber (or the one `options.subscriber`
+   * names). The promise resolves when the queue accepted it; what the
+   * subscribers do then no longer reaches the caller, but reaches the bus's
+   * middleware (`deadLetter`, `recorder`, `metrics`) and the queue's
+   * `onError`. With `{ awaitDelivery: true }` it settles when the event has
+   * been delivered, with the subscribers' outcome.
+   *
+   * It rejects with a `QueueFullError` when the queue is full ("reject-new"),
+   * and with an `Error` once the bus is closing. Under "adaptive" it waits
+   * while the queue is under backpressure.
+   */
+  publish(event: EventMessage, options?: PublishOptions): Promise<void>;
+  /** The queue's counts. */
+  readonly queue: EventQueue;
+  /**
+   * Resolves when the queue is empty, no publish is held back and no event
+   * is being delivered.
+   */
+  drain(): Promise<void>;
+  /**
+   * Stops accepting events (publishes held back are refused), waits for the
+   * queue to drain for at most `closeTimeoutMs`, then drops what is left
+   * (counted, dead-lettered, reported on the console) and resolves. Other
+   * dispatches still work. Calling it again returns the same promise.
+   */
+  close(): Promise<void>;
 }

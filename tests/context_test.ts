@@ -6,6 +6,7 @@ import {
   defineCommand,
   defineQuery,
   type Middleware,
+  type MiddlewareContext,
 } from "../mod.ts";
 
 const GetUser = defineQuery<{ id: string }, string>("GetUser");
@@ -118,18 +119,52 @@ Deno.test("middleware get the context and can change the signal and deadline for
   deepStrictEqual(seen[1], { deadline: 1_000, aborted: true });
 });
 
-Deno.test("sync middleware see the context and pass it on unchanged by default", () => {
-  const contexts: unknown[] = [];
+Deno.test("sync middleware see the context and pass it on unchanged by default: one dispatch, one id", () => {
+  const contexts: MiddlewareContext[] = [];
+  const ids: string[] = [];
   const spy: Middleware = (message, next, context) => {
     contexts.push(context);
-    return next(message);
+    const result = next(message);
+    ids.push(context.id); // read after the handler: the same dispatch
+    return result;
   };
   const bus = createBus({ middleware: [spy, spy] });
   bus.registerQuery(GetUser, (_q, context) => {
     contexts.push(context);
+    ids.push(context.id);
     return "x";
   });
   bus.send(GetUser({ id: "1" }));
-  deepStrictEqual(contexts.length, 3);
-  deepStrictEqual(contexts.every((c) => c === contexts[0]), true);
+  bus.send(GetUser({ id: "2" }));
+  deepStrictEqual(contexts.length, 6);
+  deepStrictEqual(contexts[0] === contexts[1], true); // passed on unchanged
+  // Each dispatch has one id, seen alike by its middleware and its handler.
+  deepStrictEqual(ids.length, 6);
+  deepStrictEqual(new Set(ids.slice(0, 3)).size, 1);
+  deepStrictEqual(new Set(ids.slice(3)).size, 1);
+  deepStrictEqual(ids[0] === ids[3], false);
+});
+
+Deno.test("sync dispatches nested through the bus inside a middleware chain keep their own ids, and the outer one's is restored", () => {
+  const GetName = defineQuery<{ id: string }, string>("GetName");
+  const seen: string[] = [];
+  const spy: Middleware = (message, next, context) => {
+    const before = context.id;
+    const result = next(message);
+    seen.push(`${message.type} ${before === context.id}`);
+    return result;
+  };
+  const bus = createBus({ middleware: [spy] });
+  const handlerIds: string[] = [];
+  bus.registerQuery(GetName, (_q, context) => {
+    handlerIds.push(context.id);
+    return "Ada";
+  });
+  bus.registerQuery(GetUser, (q, context) => {
+    handlerIds.push(context.id);
+    return bus.send(GetName(q.payload)); // through the bus: no causation
+  });
+  bus.send(GetUser({ id: "1" }));
+  deepStrictEqual(seen, ["GetName true", "GetUser true"]);
+  deepStrictEqual(handlerIds[0] === handlerIds[1], false);
 });

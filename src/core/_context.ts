@@ -99,7 +99,10 @@ export class Context {
   handlerModule: string | undefined;
   #id: string | undefined;
   #extra: Extra | undefined;
-  #closed = false;
+  #closed: boolean;
+  // On a scope, while a synchronous chain runs a dispatch with it (see
+  // enterFrame): `null` until something needs the dispatch, then the dispatch.
+  #frame: Context | null | undefined;
 
   constructor(
     readonly scope: Scope,
@@ -116,6 +119,9 @@ export class Context {
   ) {
     this.identity = identity === "self" ? this : identity;
     this.#id = id;
+    this.#extra = undefined;
+    this.#closed = false;
+    this.#frame = undefined;
     this.fresh = fresh;
     this.handlerModule = handlerModule;
   }
@@ -167,27 +173,55 @@ export class Context {
 
   /** For a dispatch: the module of the handler that started it. */
   get origin(): string | undefined {
-    const identity = this.identity;
+    const identity = this.identity ?? this.framed();
     if (identity === undefined) return undefined;
     if (identity !== this) return identity.origin;
     return this.parent?.handlerModule;
   }
 
   get id(): string {
-    const identity = this.identity;
+    const identity = this.identity ?? this.framed();
     if (identity === this) return this.#id ??= newId();
     return identity === undefined ? newId() : identity.id;
   }
 
   get correlationId(): string {
-    const identity = this.identity;
+    const identity = this.identity ?? this.framed();
     if (identity === undefined) return this.id;
     const cause = identity.cause;
     return cause === undefined ? identity.id : cause.correlationId;
   }
 
   get causationId(): string | undefined {
-    return this.identity?.cause?.id;
+    return (this.identity ?? this.framed())?.cause?.id;
+  }
+
+  /**
+   * A synchronous chain runs a dispatch under this scope without making a
+   * context for it: most dispatches never need one (their middleware and
+   * handlers read no identity), and making one costs more than the chain.
+   * Nested synchronous dispatches each have their frame; the caller restores
+   * the one returned.
+   */
+  enterFrame(): Context | null | undefined {
+    const saved = this.#frame;
+    this.#frame = null;
+    return saved;
+  }
+
+  /** Ends the frame `enterFrame()` began, restoring the one it returned. */
+  leaveFrame(saved: Context | null | undefined): void {
+    this.#frame = saved;
+  }
+
+  /**
+   * On a scope inside a frame: the frame's dispatch, made now if it was not
+   * (fresh: the handler takes it). Otherwise `undefined`.
+   */
+  framed(): Context | undefined {
+    const frame = this.#frame;
+    if (frame === undefined) return undefined;
+    return frame ?? (this.#frame = newDispatch(this, true));
   }
 
   /**
@@ -344,6 +378,13 @@ export function entryContext(parent: Context): Context {
  * fresh), or a new one.
  */
 export function handlerContext(parent: Context): Context {
+  if (parent.identity === undefined) {
+    const framed = parent.framed();
+    if (framed?.fresh) {
+      framed.fresh = false;
+      return framed;
+    }
+  }
   if (parent.fresh) {
     parent.fresh = false;
     return parent;
@@ -399,6 +440,8 @@ function mergeData(
 
 /** A child of `parent` with `change` applied; `parent` when nothing changes. */
 export function derive(parent: Context, change: ContextChange): Context {
+  // A middleware changing a framed dispatch: the dispatch is made now.
+  if (parent.identity === undefined) parent = parent.framed() ?? parent;
   const scope = parent.scope;
   const signal = change.signal ?? scope.signal;
   const deadline = change.deadline === undefined

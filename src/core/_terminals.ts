@@ -409,8 +409,17 @@ export function kindChecked(
         ? promised(chain(message, chainContext(context)))
         : unroutableAsync(kind, message)
     : (message, context) => {
-      if (message?.kind === kind) return chain(message, chainContext(context));
-      throw unroutable(kind, message);
+      if (message?.kind !== kind) throw unroutable(kind, message);
+      if (context.identity !== undefined || context.fresh) {
+        return chain(message, chainContext(context));
+      }
+      // Under a scope, the dispatch is framed: made only when needed.
+      const saved = context.enterFrame();
+      try {
+        return chain(message, context);
+      } finally {
+        context.leaveFrame(saved);
+      }
     };
 }
 

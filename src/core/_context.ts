@@ -45,12 +45,14 @@ type Bound = (message: AnyMessage, options?: unknown) => unknown;
 const PREFIX = Array.from(
   crypto.getRandomValues(new Uint8Array(6)),
   (byte) => byte.toString(36).padStart(2, "0"),
-).join("");
+).join("") + "-";
 let counter = 0;
 
 /** A new dispatch id. */
 export function newId(): string {
-  return `${PREFIX}-${(++counter).toString(36)}`;
+  // Decimal: V8 turns an integer into a decimal string much faster than into
+  // any other base.
+  return PREFIX + (++counter);
 }
 
 /**

@@ -876,7 +876,7 @@ Deno.test("subscribeBatch() refuses bad arguments: RangeError naming size or tim
     ],
     [
       () => bus.subscribeBatch(OrderPlaced, () => {}, { ...fine, id: "" }),
-      `${cannot} 'id' must be a non-empty string: current value is ""`,
+      `${cannot} 'id' must be a non-empty string without quotes, backslashes or control characters: current value is ""`,
     ],
     [
       () =>
@@ -885,7 +885,7 @@ Deno.test("subscribeBatch() refuses bad arguments: RangeError naming size or tim
           () => {},
           { ...fine, module: 3 } as never,
         ),
-      `${cannot} 'module' must be a non-empty string: current value is 3`,
+      `${cannot} 'module' must be a non-empty string without quotes, backslashes or control characters: current value is 3`,
     ],
     [
       () => bus.subscribeBatch(OrderPlaced, "handler" as never, fine),

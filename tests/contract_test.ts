@@ -254,12 +254,12 @@ Deno.test("a caller's { id } is context.id for middleware and handlers, and is n
   await rejects(plain.execute(Save("x"), { id: "" }), {
     name: "TypeError",
     message:
-      `Cannot execute() as 'id' must be a non-empty string: current value is ""`,
+      `Cannot execute() as 'id' must be a non-empty string without quotes, backslashes or control characters: current value is ""`,
   });
   throws(() => sync.send(GetUser({ id: "1" }), { id: 7 as never }), {
     name: "TypeError",
     message:
-      "Cannot send() as 'id' must be a non-empty string: current value is number",
+      "Cannot send() as 'id' must be a non-empty string without quotes, backslashes or control characters: current value is number",
   });
 });
 
@@ -321,7 +321,7 @@ Deno.test("subscribers get stable ids: the function name, #2 for a repeat, or th
   throws(() => bus.subscribe(Saved, () => {}, { id: "" }), {
     name: "TypeError",
     message:
-      `Cannot subscribe() to event "Saved" as 'id' must be a non-empty string: current value is the string ""`,
+      `Cannot subscribe() to event "Saved" as 'id' must be a non-empty string without quotes, backslashes or control characters: current value is the string ""`,
   });
   unsubscribe();
   bus.subscribe(Saved, () => {}, { id: "ledger" }); // the id is free again

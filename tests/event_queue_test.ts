@@ -502,7 +502,7 @@ Deno.test("eventQueue: publish refuses a non-event, bad options and an aborted s
     {
       name: "TypeError",
       message:
-        "Cannot publish() as 'id' must be a non-empty string: current value is number",
+        "Cannot publish() as 'id' must be a non-empty string without quotes, backslashes or control characters: current value is number",
     },
   );
   await rejects(

@@ -527,16 +527,33 @@ Deno.test("eventFilter() drops refused events on both buses; other kinds pass", 
   });
 });
 
-Deno.test("a caller's id with quotes or line breaks is escaped in the JSONL line and reads back the same", async () => {
+Deno.test("ids, subscriber ids, modules and session ids with quotes, backslashes or control characters are refused", async () => {
+  const bus = createAsyncBus();
+  bus.registerCommand(PlaceOrder, () => "");
+  await rejects(bus.execute(PlaceOrder({ sku: "a" }), { id: 'outbox "7"' }), {
+    name: "TypeError",
+    message:
+      `Cannot execute() as 'id' must be a non-empty string without quotes, backslashes or control characters: current value is "outbox \\"7\\""`,
+  });
+  throws(() => bus.subscribe(OrderPlaced, () => {}, { id: "a\nb" }), TypeError);
+  throws(
+    () => bus.subscribe(OrderPlaced, () => {}, { module: "a\\b" }),
+    TypeError,
+  );
+  throws(() => bus.session("tab\there"), {
+    name: "TypeError",
+    message:
+      `Cannot open a session as its id must be a non-empty string without quotes, backslashes or control characters: current value is "tab\\there"`,
+  });
+  // Plain ids, any other character included, are fine and read back.
   const dir = await Deno.makeTempDir();
   const store = jsonlStore({ dir });
-  const bus = createBus({ middleware: [recorder(store)] });
-  bus.registerCommand(PlaceOrder, () => "");
-  const id = 'outbox "7"\nline';
-  bus.execute(PlaceOrder({ sku: "a" }), { id });
+  const recorded = createBus({ middleware: [recorder(store)] });
+  recorded.registerCommand(PlaceOrder, () => "");
+  recorded.execute(PlaceOrder({ sku: "a" }), { id: "outbox/7:é 1" });
   await store.close();
   const records = [];
   for await (const record of readRecording(store.path)) records.push(record);
-  deepStrictEqual([records[0]!.id, records[0]!.correlationId], [id, id]);
+  deepStrictEqual(records[0]!.id, "outbox/7:é 1");
   await Deno.remove(dir, { recursive: true });
 });

@@ -8,7 +8,13 @@
 // `deadLetter` keeps one letter per failed batch (listing its events) and
 // `redeliver` hands that letter back to the same subscriber. Nothing here is
 // on the path of a plain dispatch.
-import type { Context, Method, Router } from "./_context.ts";
+import {
+  type Context,
+  isPlainId,
+  type Method,
+  PLAIN_ID,
+  type Router,
+} from "./_context.ts";
 import { describe } from "./_describe.ts";
 import type { Handler, Registry } from "./_registry.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -513,9 +519,9 @@ function batchOptions(event: string, options: unknown): CheckedBatchOptions {
     );
   }
   for (const [option, value] of [["id", id], ["module", module]] as const) {
-    if (value !== undefined && (typeof value !== "string" || value === "")) {
+    if (value !== undefined && !isPlainId(value)) {
       throw new TypeError(
-        `${cannot} '${option}' must be a non-empty string: current value is ${
+        `${cannot} '${option}' must be ${PLAIN_ID}: current value is ${
           shown(value)
         }`,
       );

@@ -48,6 +48,23 @@ const PREFIX = Array.from(
 ).join("") + "-";
 let counter = 0;
 
+/**
+ * Whether `value` can be an id: a non-empty string with no quote, backslash
+ * or control character, so that a record line carries it as it is.
+ */
+export function isPlainId(value: unknown): value is string {
+  if (typeof value !== "string" || value === "") return false;
+  for (let index = 0; index < value.length; index++) {
+    const code = value.charCodeAt(index);
+    if (code < 0x20 || code === 0x22 || code === 0x5c) return false;
+  }
+  return true;
+}
+
+/** What an id option must be, for error messages. */
+export const PLAIN_ID =
+  "a non-empty string without quotes, backslashes or control characters";
+
 /** A new dispatch id. */
 export function newId(): string {
   // Decimal: V8 turns an integer into a decimal string much faster than into
@@ -518,8 +535,8 @@ export function callerOptions(method: string, options: unknown): CallerOptions {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw optionError(method, "signal", "an AbortSignal", signal);
   }
-  if (id !== undefined && (typeof id !== "string" || id === "")) {
-    throw optionError(method, "id", "a non-empty string", id);
+  if (id !== undefined && !isPlainId(id)) {
+    throw optionError(method, "id", PLAIN_ID, id);
   }
   if (
     data !== undefined &&

@@ -1,6 +1,7 @@
 // Handler registration, the routing tables both buses share, and the errors
 // of routing.
 import { describe } from "./_describe.ts";
+import { isPlainId, PLAIN_ID } from "./_context.ts";
 import {
   aKind,
   DEFINE_FUNCTION,
@@ -247,9 +248,9 @@ function idOption(
   }
   const { id } = options;
   if (id === undefined) return undefined;
-  if (typeof id !== "string" || id === "") {
+  if (!isPlainId(id)) {
     throw new TypeError(
-      `Cannot subscribe() to event "${definition.name}" as 'id' must be a non-empty string: current value is ${
+      `Cannot subscribe() to event "${definition.name}" as 'id' must be ${PLAIN_ID}: current value is ${
         describe(id)
       }`,
     );
@@ -263,9 +264,9 @@ function moduleOption(
 ): string | undefined {
   const module = options?.module;
   if (module === undefined) return undefined;
-  if (typeof module !== "string" || module === "") {
+  if (!isPlainId(module)) {
     throw new TypeError(
-      `Cannot subscribe() to event "${definition.name}" as 'module' must be a non-empty string: current value is ${
+      `Cannot subscribe() to event "${definition.name}" as 'module' must be ${PLAIN_ID}: current value is ${
         describe(module)
       }`,
     );

@@ -1,6 +1,12 @@
 // Sessions: a scope of a bus whose registrations are removed together, and
 // whose dispatches carry its id.
-import { type Context, newId, type Router } from "./_context.ts";
+import {
+  type Context,
+  isPlainId,
+  newId,
+  PLAIN_ID,
+  type Router,
+} from "./_context.ts";
 import type { Handler, Registry } from "./_registry.ts";
 import type { AnyDefinition, AnyMessage } from "./messages.ts";
 import type { SubscribeOptions, Unregister } from "./types.ts";
@@ -15,10 +21,14 @@ type Method = "send" | "execute" | "publish" | "dispatch";
 
 function sessionIdOption(id: unknown): string {
   if (id === undefined) return newId();
-  if (typeof id !== "string" || id === "") {
+  if (!isPlainId(id)) {
     throw new TypeError(
-      `Cannot open a session as its id must be a non-empty string: current value is ${
-        typeof id === "string" ? '""' : id === null ? "null" : typeof id
+      `Cannot open a session as its id must be ${PLAIN_ID}: current value is ${
+        typeof id === "string"
+          ? JSON.stringify(id)
+          : id === null
+          ? "null"
+          : typeof id
       }`,
     );
   }

@@ -131,38 +131,29 @@ export function encodeRecord(
 
 // The dispatch's identity, when the record has one: `id`, `correlation_id`,
 // `causation_id` and `origin`, after the format's original fields.
-function identity(record: DispatchRecord): string {
+// Ids and module names the bus gives are plain (it refuses quotes,
+// backslashes and control characters in them), so a record from the
+// recorder has them written as they are; a record from elsewhere is escaped.
+function identity(record: RecorderRecord): string {
   const { id, correlationId, causationId, origin } = record;
   if (id === undefined) return "";
-  const quotedId = quoted(id);
+  const quote = record[TRUSTED_TS] === true ? plain : escaped;
+  const quotedId = quote(id);
   return `,"id":${quotedId},"correlation_id":${
     correlationId === undefined || correlationId === id
       ? quotedId
-      : quoted(correlationId)
-  }${
-    causationId === undefined
-      ? ""
-      : `,"causation_id":${
-        causationId === correlationId
-          ? quoted(correlationId)
-          : quoted(causationId)
-      }`
-  }${origin === undefined ? "" : `,"origin":${quoted(origin)}`}`;
+      : quote(correlationId)
+  }${causationId === undefined ? "" : `,"causation_id":${quote(causationId)}`}${
+    origin === undefined ? "" : `,"origin":${quote(origin)}`
+  }`;
 }
 
-// Ids the bus makes need no escaping (letters, digits, "-"); a caller's may.
-// A loop over the characters costs less than a regular expression or
-// JSON.stringify on strings this short.
-function quoted(text: string): string {
-  if (typeof text !== "string") return JSON.stringify(String(text));
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    const plain = (code >= 48 && code <= 58) || // 0-9 :
-      (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || // A-Z a-z
-      code === 45 || code === 46 || code === 95; // - . _
-    if (!plain) return JSON.stringify(text);
-  }
+function plain(text: string): string {
   return `"${text}"`;
+}
+
+function escaped(text: string): string {
+  return JSON.stringify(String(text));
 }
 
 /**

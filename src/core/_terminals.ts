@@ -395,32 +395,17 @@ export function assemble<B>(
 }
 
 /**
- * Middleware only ever see messages of the method's kind: anything else is
- * rejected before the chain, with the same error as without middleware.
+ * The asynchronous bus's chain: middleware only ever see messages of the
+ * method's kind (anything else is rejected before the chain, with the same
+ * error as without middleware), each dispatch gets its context at the entry,
+ * and a synchronous middleware's direct answer still arrives as a promise.
+ * The synchronous bus's entry is the chain's first link (`composeEntry`).
  */
-export function kindChecked(
-  kind: MessageKind,
-  chain: Terminal,
-  async: boolean,
-): Terminal {
-  return async
-    ? (message, context) =>
-      message?.kind === kind
-        ? promised(chain(message, chainContext(context)))
-        : unroutableAsync(kind, message)
-    : (message, context) => {
-      if (message?.kind !== kind) throw unroutable(kind, message);
-      if (context.identity !== undefined || context.fresh) {
-        return chain(message, chainContext(context));
-      }
-      // Under a scope, the dispatch is framed: made only when needed.
-      const saved = context.enterFrame();
-      try {
-        return chain(message, context);
-      } finally {
-        context.leaveFrame(saved);
-      }
-    };
+export function kindChecked(kind: MessageKind, chain: Terminal): Terminal {
+  return (message, context) =>
+    message?.kind === kind
+      ? promised(chain(message, chainContext(context)))
+      : unroutableAsync(kind, message);
 }
 
 function withOptionsSync(

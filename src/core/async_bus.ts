@@ -218,12 +218,10 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
   const bus = assemble<AsyncMessageBus>(
     registry,
     asyncTerminals(registry.routes),
-    middleware.length === 0 ? undefined : (kind, terminal) =>
-      kindChecked(
-        kind,
-        composeAsync(middleware, terminal as AsyncDispatch),
-        true,
-      ),
+    middleware.length === 0
+      ? undefined
+      : (kind, terminal) =>
+        kindChecked(kind, composeAsync(middleware, terminal as AsyncDispatch)),
     true,
   );
   if (gauges !== undefined) observeBus(gauges, registry.routes, bus);

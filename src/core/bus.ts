@@ -6,13 +6,12 @@
  * @module
  */
 
-import { compose, middlewareOption } from "./_compose.ts";
-import { createRegistry, takesContext } from "./_registry.ts";
+import { composeEntry, middlewareOption } from "./_compose.ts";
+import { createRegistry, dispatchError, takesContext } from "./_registry.ts";
 import {
   assemble,
   contextualHandler,
   contextualSubscriber,
-  kindChecked,
   syncTerminals,
 } from "./_terminals.ts";
 import type { GaugeSink, MessageBus, Middleware } from "./types.ts";
@@ -93,10 +92,13 @@ export function createBus(options: BusOptions = {}): MessageBus {
   const bus = assemble<MessageBus>(
     registry,
     syncTerminals(registry.routes),
-    middleware.length === 0
-      ? undefined
-      : (kind, terminal) =>
-        kindChecked(kind, compose(middleware, terminal), false),
+    middleware.length === 0 ? undefined : (kind, terminal) =>
+      composeEntry(
+        kind,
+        (message) => dispatchError(kind, message),
+        middleware,
+        terminal,
+      ),
     false,
   );
   if (gauges !== undefined) observeBus(gauges, registry.routes, bus);

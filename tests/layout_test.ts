@@ -26,7 +26,12 @@ function imports(text: string): string[] {
     .map((match) => match[1]!);
 }
 
-const FAMILIES = ["core", "observability", "resilience", "testing"];
+const FAMILIES = ["core", "observability", "resilience", "testing", "nats"];
+
+// The npm clients a transport family may import, and only it.
+const CLIENTS: Readonly<Record<string, readonly string[]>> = {
+  nats: ["@nats-io/transport-node", "@nats-io/jetstream"],
+};
 
 Deno.test("core imports nothing outside src/core", async () => {
   const outside: string[] = [];
@@ -38,13 +43,14 @@ Deno.test("core imports nothing outside src/core", async () => {
   deepStrictEqual(outside, []);
 });
 
-Deno.test("each family imports only itself, core and node built-ins", async () => {
+Deno.test("each family imports only itself, core, node built-ins and, for a transport, its pinned client", async () => {
   const wrong: string[] = [];
   for (const family of FAMILIES.slice(1)) {
     for (const [path, text] of await sources(`src/${family}/`)) {
       for (const specifier of imports(text)) {
         const allowed = specifier.startsWith("./") ||
-          specifier.startsWith("../core/") || specifier.startsWith("node:");
+          specifier.startsWith("../core/") || specifier.startsWith("node:") ||
+          (CLIENTS[family] ?? []).includes(specifier);
         if (!allowed) wrong.push(`${path}: ${specifier}`);
       }
     }

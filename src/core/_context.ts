@@ -620,3 +620,86 @@ export function underSignal<T>(
     );
   });
 }
+
+/** A dispatch that arrived from another process, as its headers tell it. */
+export interface Inbound {
+  readonly id: string;
+  readonly correlationId: string | undefined;
+  readonly causationId: string | undefined;
+  /** The module of the handler that dispatched it, in its process. */
+  readonly origin: string | undefined;
+  readonly sessionId: string | undefined;
+  readonly deadline: number | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly data: Readonly<ContextData>;
+  /** Which delivery of it this is, from 1. */
+  readonly attempt: number;
+  /** For an event: the subscriber it is delivered to. */
+  readonly subscriber: string | undefined;
+}
+
+/**
+ * The context a dispatch from another process runs in here: the same id,
+ * caused by a stand-in for its remote cause (so correlation and causation
+ * carry over), with the remote deadline, data and session, and nested
+ * dispatches going through `root`'s router.
+ */
+export function inboundContext(root: Context, inbound: Inbound): Context {
+  const scope: Scope = {
+    router: root.scope.router,
+    signal: inbound.signal ?? NEVER_ABORTED,
+    deadline: inbound.deadline,
+    data: Object.isFrozen(inbound.data)
+      ? inbound.data
+      : Object.freeze({ ...inbound.data }),
+    sessionId: inbound.sessionId,
+  };
+  const { correlationId, causationId } = inbound;
+  let cause: Context | undefined;
+  if (causationId !== undefined) {
+    const outermost = correlationId !== undefined &&
+        correlationId !== causationId
+      ? new Context(
+        scope,
+        undefined,
+        "self",
+        undefined,
+        correlationId,
+        false,
+        undefined,
+      )
+      : undefined;
+    cause = new Context(
+      scope,
+      undefined,
+      "self",
+      outermost,
+      causationId,
+      false,
+      undefined,
+    );
+  }
+  // A scope whose dispatches `cause` caused, from the module `origin`.
+  const parent = new Context(
+    scope,
+    undefined,
+    undefined,
+    cause,
+    undefined,
+    false,
+    inbound.origin,
+  );
+  return new Context(
+    scope,
+    inbound.attempt === 1 && inbound.subscriber === undefined ? undefined : {
+      attempt: inbound.attempt,
+      subscriber: inbound.subscriber,
+      observer: undefined,
+    },
+    "self",
+    parent,
+    inbound.id,
+    true,
+    undefined,
+  );
+}

@@ -77,28 +77,39 @@ export function nameOf(handler: Handler): string {
 /** The registration methods, typed loosely; each bus narrows the types. */
 export interface Registry {
   readonly routes: Routes;
-  /** `module`: the origin of the handler's dispatches (its session's id). */
+  /**
+   * `module`: the origin of the handler's dispatches (its session's id).
+   * `options`: a distributed bus's registration options (the in-process
+   * buses take none).
+   */
   registerQuery(
     definition: AnyDefinition,
     handler: Handler,
     module?: string,
+    options?: unknown,
   ): Unregister;
   registerCommand(
     definition: AnyDefinition,
     handler: Handler,
     module?: string,
+    options?: unknown,
   ): Unregister;
   registerTask(
     definition: AnyDefinition,
     handler: Handler,
     module?: string,
+    options?: unknown,
   ): Unregister;
+  /** The remover it returns carries the subscriber's id (`Subscribed`). */
   subscribe(
     definition: AnyDefinition,
     handler: Handler,
     options?: SubscribeOptions,
   ): Unregister;
 }
+
+/** What the registry's `subscribe` returns: the remover, with the id given. */
+export type Subscribed = Unregister & { readonly subscriberId: string };
 
 /**
  * The error for a value given to a dispatch method that cannot route it: not
@@ -548,7 +559,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       }
       release();
     }
-    return unsubscribe;
+    return Object.assign(unsubscribe, { subscriberId: id }) as Subscribed;
   }
 
   function count(entry: EventEntry, priority: number, by: number): void {

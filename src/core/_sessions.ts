@@ -98,7 +98,11 @@ export function createSessions(
     function registerOne(
       method: "registerQuery" | "registerCommand" | "registerTask",
     ) {
-      return (definition: AnyDefinition, handler: Handler): Unregister => {
+      return (
+        definition: AnyDefinition,
+        handler: Handler,
+        options?: unknown,
+      ): Unregister => {
         if (closed) throw refuse(`${method}()`);
         return keep(
           registry[method](
@@ -107,6 +111,7 @@ export function createSessions(
               ? counted(handler, track)
               : handler,
             id,
+            options,
           ),
         );
       };

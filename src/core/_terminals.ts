@@ -335,6 +335,19 @@ export function assemble<B>(
   compose: ((kind: MessageKind, terminal: Terminal) => Terminal) | undefined,
   async: boolean,
 ): B {
+  return assembleOver(registry, createRouter(terminals, compose, async), async);
+}
+
+/**
+ * A router over `terminals`: without middleware the methods are the plain
+ * terminals; `compose` wraps the full terminals of a method in the
+ * middleware. A call with options always takes the full terminals.
+ */
+export function createRouter(
+  terminals: TerminalSet,
+  compose: ((kind: MessageKind, terminal: Terminal) => Terminal) | undefined,
+  async: boolean,
+): Router {
   const optioned: Terminals = compose === undefined ? terminals.full : {
     send: compose("query", terminals.full.send),
     execute: compose("command", terminals.full.execute),
@@ -342,7 +355,7 @@ export function assemble<B>(
     dispatch: compose("task", terminals.full.dispatch),
   };
   const withOptions = async ? withOptionsAsync : withOptionsSync;
-  const router: Router = {
+  return {
     ...(compose === undefined ? terminals.plain : optioned),
     withOptions: (method, message, parent, options, sessionId) =>
       withOptions(
@@ -354,6 +367,14 @@ export function assemble<B>(
         sessionId,
       ),
   };
+}
+
+/** A bus's methods over `router`, registering into `registry`. */
+export function assembleOver<B>(
+  registry: Registry,
+  router: Router,
+  async: boolean,
+): B {
   const root = rootContext(router);
   const { send, execute, publish, dispatch } = router;
   const sessions = createSessions(registry, router, root, async);
@@ -377,13 +398,22 @@ export function assemble<B>(
       options === undefined
         ? dispatch(task, root)
         : router.withOptions("dispatch", task, root, options),
-    registerQuery: (definition: AnyDefinition, handler: Handler) =>
-      registry.registerQuery(definition, handler),
-    registerCommand: (definition: AnyDefinition, handler: Handler) =>
-      registry.registerCommand(definition, handler),
+    registerQuery: (
+      definition: AnyDefinition,
+      handler: Handler,
+      options?: unknown,
+    ) => registry.registerQuery(definition, handler, undefined, options),
+    registerCommand: (
+      definition: AnyDefinition,
+      handler: Handler,
+      options?: unknown,
+    ) => registry.registerCommand(definition, handler, undefined, options),
     subscribe: registry.subscribe,
-    registerTask: (definition: AnyDefinition, handler: Handler) =>
-      registry.registerTask(definition, handler),
+    registerTask: (
+      definition: AnyDefinition,
+      handler: Handler,
+      options?: unknown,
+    ) => registry.registerTask(definition, handler, undefined, options),
     ...batches.methods,
     session: sessions.open,
     get activeSessions() {

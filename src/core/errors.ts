@@ -357,3 +357,97 @@ function reasonText(reason: unknown): string {
     return "a value that cannot be read";
   }
 }
+
+/**
+ * A handler in another process failed. Its error crossed the broker as its
+ * name, message and JSON-safe own properties (`data`), not as the object
+ * itself: this error carries the remote `name` and `message`, so
+ * `error.name === "ValidationError"` still tells failures apart, but
+ * `instanceof` the remote class does not hold. The library's own errors
+ * (`NoHandlerError`, `TimeoutError`, `CircuitOpenError`, ...) come back as
+ * their own classes instead.
+ *
+ * @example Telling a remote failure by its name
+ * ```ts
+ * import { RemoteHandlerError } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const error = new RemoteHandlerError("command", "orders.Place", {
+ *   name: "OutOfStock",
+ *   message: "sku-1 is out of stock",
+ *   data: { sku: "sku-1" },
+ * });
+ * deepStrictEqual(
+ *   [error instanceof RemoteHandlerError, error.name, error.message, error.data],
+ *   [true, "OutOfStock", "sku-1 is out of stock", { sku: "sku-1" }],
+ * );
+ * ```
+ */
+export class RemoteHandlerError extends MessageError {
+  /** The JSON-safe own properties of the remote error, if it had any. */
+  readonly data: Readonly<Record<string, unknown>> | undefined;
+
+  /**
+   * Creates the error for a remote handler's failure.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   * @param remote The remote error's name, message and data.
+   */
+  constructor(
+    kind: MessageKind,
+    type: string,
+    remote: {
+      readonly name: string;
+      readonly message: string;
+      readonly data?: Readonly<Record<string, unknown>>;
+    },
+  ) {
+    super(kind, type, remote.message);
+    this.name = remote.name;
+    this.data = remote.data;
+  }
+}
+
+/**
+ * A distributed bus could not hand a message to its broker, or lost it on
+ * the way: the bus is closed (`"closed"`), the broker refused the message
+ * (`"refused"`: a stream or permission problem, say), or the connection
+ * failed and the dispatch could not wait for it (`"disconnected"`). A
+ * dispatch that waited for a lost connection until its deadline fails with a
+ * `TimeoutError` that says so instead.
+ *
+ * @example The error of a closed bus
+ * ```ts
+ * import { TransportError } from "@monolith/message-bus";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const error = new TransportError("query", "GetUser", "closed", "Cannot send query \"GetUser\": the bus is closed");
+ * deepStrictEqual([error.name, error.code, error.type], ["TransportError", "closed", "GetUser"]);
+ * ```
+ */
+export class TransportError extends MessageError {
+  /** What went wrong. */
+  readonly code: "closed" | "refused" | "disconnected";
+
+  /**
+   * Creates the error for a message the broker did not take.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   * @param code What went wrong.
+   * @param message What went wrong and what to do.
+   * @param options The broker client's error, as `cause`.
+   */
+  constructor(
+    kind: MessageKind,
+    type: string,
+    code: "closed" | "refused" | "disconnected",
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(kind, type, message, options);
+    this.name = "TransportError";
+    this.code = code;
+  }
+}

@@ -403,6 +403,18 @@ Deno.test("sessions close with using / await using; an async session waits for i
   });
 });
 
+Deno.test("a handler registered through an async session keeps its name for observers", async () => {
+  const names: string[] = [];
+  const observe: Middleware = (message, next) =>
+    next(message, {
+      observer: { onCall: (call) => void names.push(call.handler) },
+    });
+  const bus = createAsyncBus({ middleware: [observe] });
+  bus.session("mail").registerTask(SendEmail, function sendWelcome() {});
+  await bus.dispatch(SendEmail({ to: "a" }));
+  deepStrictEqual(names, ["sendWelcome"]);
+});
+
 Deno.test("the recorder writes the origin of a dispatch made by a subscriber with a module, or registered through a session", () => {
   const store = memoryStore();
   const bus = createBus({ middleware: [recorder(store)] });

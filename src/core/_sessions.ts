@@ -37,14 +37,15 @@ function sessionIdOption(id: unknown): string {
 
 // A handler that counts itself in flight until its promise settles; it keeps
 // the arity of the handler it wraps (a handler of one parameter gets no
-// context).
+// context) and its name (what observers, records and dead letters show).
 function counted(
   handler: Handler,
   track: (result: unknown) => unknown,
 ): Handler {
-  return handler.length === 1
+  const wrapped: Handler = handler.length === 1
     ? (message) => track(handler(message, undefined))
     : (message, context) => track(handler(message, context));
+  return Object.defineProperty(wrapped, "name", { value: handler.name });
 }
 
 /** The sessions of one bus. */

@@ -17,7 +17,7 @@ import {
   TimeoutError,
   TransportError,
 } from "../mod.ts";
-import { memoryDeadLetterStore } from "../src/resilience/mod.ts";
+import { deadLetter, memoryDeadLetterStore } from "../src/resilience/mod.ts";
 import {
   createNatsBus,
   jsonCodec,
@@ -381,4 +381,71 @@ Deno.test("createNatsBus() refuses bad options with errors that name them", asyn
     createNatsBus({ servers: "127.0.0.1:1", codec: {} as never }),
     /'codec' must have encode/,
   );
+});
+
+Deno.test("a task that runs longer than ackWaitMs is not handed to another worker: its worker tells the server it is alive", async () => {
+  await withBuses(3, async ([dispatcher, first, second]) => {
+    const runs: string[] = [];
+    const slow = async (_task: unknown, context: { attempt: number }) => {
+      runs.push(`try ${context.attempt}`);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+    };
+    first!.registerTask(Resize, slow, { ackWaitMs: 400 });
+    second!.registerTask(Resize, slow, { ackWaitMs: 400 });
+    await first!.ready();
+    await second!.ready();
+    await dispatcher!.dispatch(Resize({ n: 1 }), { id: "long-1" });
+    await eventually(() => Promise.resolve(runs.length === 1), "it started");
+    await new Promise((resolve) => setTimeout(resolve, 1_800));
+    deepStrictEqual(runs, ["try 1"]);
+  });
+});
+
+Deno.test("a subscriber's failure stays with its process: handlerMiddleware dead-letters it there, onError hears the rest, the publisher is not held", async () => {
+  const store = memoryDeadLetterStore();
+  const told: string[] = [];
+  await using server = await startNatsServer();
+  const subscriberNode = await createNatsBus({
+    servers: server.url,
+    handlerMiddleware: [deadLetter(store)],
+  });
+  const quietNode = await createNatsBus({
+    servers: server.url,
+    onError: (error, message) =>
+      void told.push(`${message.type}: ${(error as Error).message}`),
+  });
+  const publisher = await createNatsBus({ servers: server.url });
+  try {
+    subscriberNode.subscribe(Ordered, function charge() {
+      throw new Error("card declined");
+    });
+    quietNode.subscribe(Ordered, () => {
+      throw new Error("index down");
+    });
+    await subscriberNode.ready();
+    await quietNode.ready();
+    deepStrictEqual(
+      await publisher.publish(Ordered({ n: 7 }), { id: "ordered-7" }),
+      undefined,
+    );
+    await eventually(
+      async () => (await store.list()).length === 1 && told.length === 1,
+      "the letter and the report",
+    );
+    const [letter] = await store.list();
+    deepStrictEqual(
+      [
+        letter!.message.payload,
+        letter!.handler,
+        letter!.subscriber,
+        letter!.error.message,
+      ],
+      [{ n: 7 }, "charge", "charge", "card declined"],
+    );
+    deepStrictEqual(told, ["orders.Ordered: index down"]);
+  } finally {
+    await publisher.close();
+    await quietNode.close();
+    await subscriberNode.close();
+  }
 });

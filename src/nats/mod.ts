@@ -146,9 +146,11 @@ export interface NatsBusOptions {
    */
   readonly deadLetters?: TaskDeadLetterSink;
   /**
-   * Told of failures no caller hears: an event subscriber's error (when no
-   * `handlerMiddleware` kept it), a task dropped without `deadLetters`. By
-   * default they are reported on the console, at most one line per 10 s.
+   * Told of failures no caller hears: an error of one of this process's
+   * event subscribers (also when a `deadLetter` in `handlerMiddleware` kept
+   * the event), a durable event given up after `maxDeliver` tries, a task
+   * dropped for want of `deadLetters`. By default they are reported on the
+   * console, at most one line per 10 s.
    */
   readonly onError?: (error: unknown, message: Message) => void;
   /** Told each time the connection's state changes. */

@@ -412,7 +412,11 @@ Deno.test("a subscriber's failure stays with its process: handlerMiddleware dead
   const quietNode = await createNatsBus({
     servers: server.url,
     onError: (error, message) =>
-      void told.push(`${message.type}: ${(error as Error).message}`),
+      void told.push(
+        `${message.type} ${JSON.stringify(message.payload)}: ${
+          (error as Error).message
+        }`,
+      ),
   });
   const publisher = await createNatsBus({ servers: server.url });
   try {
@@ -442,7 +446,7 @@ Deno.test("a subscriber's failure stays with its process: handlerMiddleware dead
       ],
       [{ n: 7 }, "charge", "charge", "card declined"],
     );
-    deepStrictEqual(told, ["orders.Ordered: index down"]);
+    deepStrictEqual(told, ['orders.Ordered {"n":7}: index down']);
   } finally {
     await publisher.close();
     await quietNode.close();

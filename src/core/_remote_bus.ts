@@ -1162,11 +1162,24 @@ export function createRemoteBus(
     ) as Subscribed;
     const id = remove.subscriberId;
     const type = definition.name;
-    const deliver = async (wire: Wire, attempt: number) => {
-      const event = decodeMessage(definition, wire);
+    // Resolves with undefined, or with the failure and what is known of the
+    // event (all of it once decoded).
+    const deliver = async (
+      wire: Wire,
+      attempt: number,
+    ): Promise<{ error: unknown; event: Message } | undefined> => {
+      let event: Message = { kind: "event", type, payload: undefined };
+      try {
+        event = decodeMessage(definition, wire);
+      } catch (error) {
+        return { error, event };
+      }
       const { context, done } = received(wire, attempt, id, "event", type);
       try {
         await inbound.publish(event, context);
+        return undefined;
+      } catch (error) {
+        return { error, event };
       } finally {
         done();
       }
@@ -1177,28 +1190,29 @@ export function createRemoteBus(
         ? transport.subscribe(
           { kind: "event", type },
           group,
-          (wire) =>
-            deliver(wire, 1).catch((error) =>
-              report(
-                error,
-                { kind: "event", type, payload: undefined } as Message,
-                `subscriber ${id} of event "${type}" failed`,
-              )
-            ),
+          async (wire) => {
+            const failed = await deliver(wire, 1);
+            if (failed === undefined) return;
+            report(
+              failed.error,
+              failed.event,
+              `subscriber ${id} of event "${type}" failed`,
+            );
+          },
         )
         : transport.subscribeDurable(
           { kind: "event", type },
           durable,
           { ackWaitMs: settings.taskDefaults.ackWaitMs, concurrency: 1 },
           async (delivery) => {
-            try {
-              await deliver(delivery, delivery.attempt);
+            const failed = await deliver(delivery, delivery.attempt);
+            if (failed === undefined) {
               delivery.ack();
-            } catch (error) {
+            } else {
               if (delivery.attempt >= tries) {
                 report(
-                  error,
-                  { kind: "event", type, payload: undefined } as Message,
+                  failed.error,
+                  failed.event,
                   `durable subscriber ${id} of event "${type}" failed ${delivery.attempt} times; the event is dropped`,
                 );
                 delivery.term();

@@ -1205,7 +1205,12 @@ export function createRemoteBus(
           durable,
           { ackWaitMs: settings.taskDefaults.ackWaitMs, concurrency: 1 },
           async (delivery) => {
+            const stopBeating = heartbeat(
+              () => delivery.working(),
+              Math.max(10, Math.floor(settings.taskDefaults.ackWaitMs / 3)),
+            );
             const failed = await deliver(delivery, delivery.attempt);
+            stopBeating();
             if (failed === undefined) {
               delivery.ack();
             } else {

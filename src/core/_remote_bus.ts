@@ -1279,10 +1279,12 @@ export function createRemoteBus(
     await transport.close();
   }
 
+  // Defined, not assigned: Object.assign would copy the status of now.
+  Object.defineProperty(bus, "status", {
+    get: () => transport.status,
+    enumerable: true,
+  });
   return Object.assign(bus, {
-    get status() {
-      return transport.status;
-    },
     ready,
     drain,
     close,

@@ -128,9 +128,15 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
   const TASKS = `${prefix}_TASKS`;
   const EVENTS = `${prefix}_EVENTS`;
 
+  // Woken when the connection is back or closed.
+  const waiting = new Set<() => void>();
+
   function setStatus(next: ConnectionStatus): void {
     if (status === next) return;
     status = next;
+    if (next !== "reconnecting") {
+      for (const wake of waiting) wake();
+    }
     try {
       settings.onStatus?.(next);
     } catch (error) {
@@ -148,6 +154,31 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
     }
   })().catch(() => {});
   nc.closed().then(() => setStatus("closed"), () => setStatus("closed"));
+
+  // The client drops what it buffered while disconnected when it
+  // reconnects, so a request or an enqueue made then would be lost and wait
+  // out its whole time: it waits for the connection instead, within that
+  // time, and resolves with the time left.
+  async function connected(timeoutMs: number): Promise<number> {
+    if (status !== "reconnecting") return timeoutMs;
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        waiting.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      waiting.add(wake);
+    });
+    if (status === "reconnecting") {
+      throw new TransportFailure(
+        "timeout",
+        `the connection did not come back within ${timeoutMs} ms`,
+      );
+    }
+    return Math.max(1, timeoutMs - (Date.now() - started));
+  }
 
   function subject({ kind, type }: Address): string {
     return `${prefix}.${kind}.${type}`;
@@ -306,12 +337,13 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
 
     async request(address, wire, timeoutMs) {
       try {
+        const left = await connected(timeoutMs);
         const headers = toHeaders(wire.headers);
         const reply = await nc.request(
           subject(address),
           wire.body,
-          headers === undefined ? { timeout: timeoutMs } : {
-            timeout: timeoutMs,
+          headers === undefined ? { timeout: left } : {
+            timeout: left,
             headers,
           },
         );
@@ -399,6 +431,7 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
 
     async enqueue(address, wire, id, timeoutMs) {
       try {
+        const left = await connected(timeoutMs);
         await ensureStream(
           TASKS,
           `${prefix}.task.>`,
@@ -407,7 +440,7 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
         const headers = toHeaders(wire.headers);
         await client().publish(subject(address), wire.body, {
           msgID: id,
-          timeout: timeoutMs,
+          timeout: left,
           ...(headers === undefined ? {} : { headers }),
         });
       } catch (error) {

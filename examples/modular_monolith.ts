@@ -1,7 +1,9 @@
 /**
- * A modular monolith in one file: users, orders, inventory and notifications
- * modules that know each other only through message definitions, each handed
- * only the narrow part of the bus it needs.
+ * A modular monolith in one process: the users, orders, inventory and
+ * notifications modules of examples/modules.ts, which know each other only
+ * through message definitions, on one asynchronous bus, each registered
+ * through a session of its own. examples/distributed/ runs the same module
+ * code across processes.
  *
  * Run it with `deno task demo`: it records every dispatch to `./recordings`,
  * then prints the latency table and writes an HTML report of the recording.
@@ -10,16 +12,9 @@
  */
 
 import {
-  createBus,
-  defineCommand,
-  defineEvent,
-  defineQuery,
-  defineTask,
-  type HandlerRegistry,
-  type MessageDispatcher,
+  type AsyncMiddleware,
+  createAsyncBus,
   type Middleware,
-  type QueryDispatcher,
-  type QueryRegistry,
 } from "../mod.ts";
 import {
   createLatencyStats,
@@ -29,145 +24,14 @@ import {
   recorder,
 } from "../src/observability/mod.ts";
 import { renderReport } from "../src/observability/report.ts";
-
-// ---------------------------------------------------------------------------
-// Contracts: the only thing modules share. In a real codebase each module
-// publishes its contracts from its own `contracts.ts`.
-
-/** What the users module tells others about a user. */
-export interface UserView {
-  readonly userId: string;
-  readonly email: string;
-}
-
-const Users = {
-  RegisterUser: defineCommand<{ userId: string; email: string }>(
-    "users.RegisterUser",
-  ),
-  GetUser: defineQuery<{ userId: string }, UserView | undefined>(
-    "users.GetUser",
-  ),
-  UserRegistered: defineEvent<{ userId: string }>("users.UserRegistered"),
-};
-
-const Orders = {
-  PlaceOrder: defineCommand<{ orderId: string; userId: string; sku: string }>(
-    "orders.PlaceOrder",
-  ),
-  OrderPlaced: defineEvent<{ orderId: string; userId: string; sku: string }>(
-    "orders.OrderPlaced",
-  ),
-  OrderRejected: defineEvent<{ orderId: string; reason: string }>(
-    "orders.OrderRejected",
-  ),
-};
-
-const Inventory = {
-  GetStock: defineQuery<{ sku: string }, number>("inventory.GetStock"),
-  StockReserved: defineEvent<{ orderId: string; sku: string; left: number }>(
-    "inventory.StockReserved",
-  ),
-  OutOfStock: defineEvent<{ orderId: string; sku: string }>(
-    "inventory.OutOfStock",
-  ),
-};
-
-const Notifications = {
-  SendEmail: defineTask<{ to: string; subject: string }>(
-    "notifications.SendEmail",
-  ),
-};
-
-// ---------------------------------------------------------------------------
-// Modules: each is a function of the narrow interfaces it needs.
-
-// Handlers dispatch through their context, not the bus: the nested dispatch
-// then carries the caller's signal, deadline and data, and the recording
-// knows what caused it (the report draws that as the interaction map).
-
-function usersModule(bus: QueryRegistry & HandlerRegistry): void {
-  const users = new Map<string, UserView>();
-  bus.registerCommand(Users.RegisterUser, ({ payload }, context) => {
-    users.set(payload.userId, payload);
-    context.publish(Users.UserRegistered({ userId: payload.userId }));
-  });
-  bus.registerQuery(Users.GetUser, ({ payload }) => users.get(payload.userId));
-}
-
-function ordersModule(bus: HandlerRegistry): void {
-  bus.registerCommand(Orders.PlaceOrder, ({ payload }, context) => {
-    if (context.send(Users.GetUser({ userId: payload.userId })) === undefined) {
-      context.publish(
-        Orders.OrderRejected({
-          orderId: payload.orderId,
-          reason: "unknown user",
-        }),
-      );
-      return;
-    }
-    if (context.send(Inventory.GetStock({ sku: payload.sku })) === 0) {
-      context.publish(
-        Orders.OrderRejected({ orderId: payload.orderId, reason: "sold out" }),
-      );
-      return;
-    }
-    context.publish(Orders.OrderPlaced(payload));
-  });
-}
-
-function inventoryModule(bus: QueryRegistry & HandlerRegistry): void {
-  const stock = new Map([["book", 1], ["lamp", 0]]);
-  bus.registerQuery(
-    Inventory.GetStock,
-    ({ payload }) => stock.get(payload.sku) ?? 0,
-  );
-  bus.subscribe(Orders.OrderPlaced, ({ payload }, context) => {
-    const left = (stock.get(payload.sku) ?? 0) - 1;
-    if (left < 0) {
-      context.publish(
-        Inventory.OutOfStock({ orderId: payload.orderId, sku: payload.sku }),
-      );
-      return;
-    }
-    stock.set(payload.sku, left);
-    context.publish(
-      Inventory.StockReserved({
-        orderId: payload.orderId,
-        sku: payload.sku,
-        left,
-      }),
-    );
-  });
-}
-
-function notificationsModule(bus: HandlerRegistry, outbox: string[]): void {
-  const emailTo = (
-    context: QueryDispatcher & MessageDispatcher,
-    userId: string,
-    subject: string,
-  ) => {
-    const user = context.send(Users.GetUser({ userId }));
-    if (user) {
-      context.dispatch(Notifications.SendEmail({ to: user.email, subject }));
-    }
-  };
-  bus.subscribe(
-    Users.UserRegistered,
-    ({ payload }, context) => emailTo(context, payload.userId, "Welcome!"),
-  );
-  bus.subscribe(
-    Orders.OrderPlaced,
-    ({ payload }, context) =>
-      emailTo(
-        context,
-        payload.userId,
-        `Order ${payload.orderId}: ${payload.sku}`,
-      ),
-  );
-  bus.registerTask(Notifications.SendEmail, ({ payload }) => {
-    outbox.push(`${payload.to}: ${payload.subject}`);
-  });
-}
+import {
+  inventoryModule,
+  notificationsModule,
+  Orders,
+  ordersModule,
+  Users,
+  usersModule,
+} from "./modules.ts";
 
 // ---------------------------------------------------------------------------
 // The application: one bus, a tracing middleware, four modules.
@@ -182,24 +46,26 @@ export interface DemoReport {
  * Wires the modules to one bus, runs a short scenario and returns what
  * happened. `middleware` runs outside the demo's own tracing.
  */
-export function runDemo(middleware: readonly Middleware[] = []): DemoReport {
+export async function runDemo(
+  middleware: readonly (Middleware | AsyncMiddleware)[] = [],
+): Promise<DemoReport> {
   const trace: string[] = [];
-  let depth = 0;
-  const tracing: Middleware = (message, next) => {
+  // Subscribers run concurrently, so nesting is read from causation (the
+  // dispatch that caused this one) rather than from a depth counter.
+  const depths = new Map<string, number>();
+  const tracing: Middleware = (message, next, context) => {
+    const cause = context.causationId;
+    const depth = cause === undefined ? 0 : (depths.get(cause) ?? -1) + 1;
+    depths.set(context.id, depth);
     trace.push(
       `${"  ".repeat(depth)}${message.kind.padEnd(7)} ${message.type} ${
         JSON.stringify(message.payload)
       }`,
     );
-    depth++;
-    try {
-      return next(message);
-    } finally {
-      depth--;
-    }
+    return next(message);
   };
 
-  const bus = createBus({ middleware: [...middleware, tracing] });
+  const bus = createAsyncBus({ middleware: [...middleware, tracing] });
   const outbox: string[] = [];
   // One session per module: what a module's subscribers dispatch is drawn
   // as coming from that module.
@@ -208,17 +74,25 @@ export function runDemo(middleware: readonly Middleware[] = []): DemoReport {
   inventoryModule(bus.session("inventory"));
   notificationsModule(bus.session("notifications"), outbox);
 
-  bus.execute(Users.RegisterUser({ userId: "u1", email: "ada@example.com" }));
-  bus.execute(Orders.PlaceOrder({ orderId: "o1", userId: "u1", sku: "book" }));
-  bus.execute(Orders.PlaceOrder({ orderId: "o2", userId: "u1", sku: "lamp" }));
-  bus.execute(Orders.PlaceOrder({ orderId: "o3", userId: "u9", sku: "book" }));
+  await bus.execute(
+    Users.RegisterUser({ userId: "u1", email: "ada@example.com" }),
+  );
+  for (
+    const order of [
+      { orderId: "o1", userId: "u1", sku: "book" },
+      { orderId: "o2", userId: "u1", sku: "lamp" },
+      { orderId: "o3", userId: "u9", sku: "book" },
+    ]
+  ) {
+    await bus.execute(Orders.PlaceOrder(order));
+  }
   return { trace, outbox };
 }
 
 if (import.meta.main) {
   const store = jsonlStore({ dir: "./recordings" });
   const stats = createLatencyStats();
-  const { trace, outbox } = runDemo([recorder(store), latency(stats)]);
+  const { trace, outbox } = await runDemo([recorder(store), latency(stats)]);
   console.log("Dispatches (nested ones indented):");
   for (const line of trace) console.log(`  ${line}`);
   console.log("\nEmails sent:");

@@ -3,8 +3,8 @@ import { runDemo } from "../examples/modular_monolith.ts";
 import { memoryStore, recorder } from "../src/observability/mod.ts";
 import { interactionMap } from "../src/observability/report.ts";
 
-Deno.test("the modular monolith example registers, orders and notifies through the bus", () => {
-  const { trace, outbox } = runDemo();
+Deno.test("the modular monolith example registers, orders and notifies through the bus", async () => {
+  const { trace, outbox } = await runDemo();
   deepStrictEqual(outbox, [
     "ada@example.com: Welcome!",
     "ada@example.com: Order o1: book",
@@ -32,9 +32,9 @@ Deno.test("the modular monolith example registers, orders and notifies through t
   );
 });
 
-Deno.test("the demo's recording draws the interaction map of its four modules", () => {
+Deno.test("the demo's recording draws the interaction map of its four modules", async () => {
   const store = memoryStore();
-  runDemo([recorder(store)]);
+  await runDemo([recorder(store)]);
   const map = interactionMap(store.records);
   deepStrictEqual(map.modules.map((module) => module.name), [
     "inventory",

@@ -210,6 +210,7 @@ Deno.test("createNatsBus() loses no task when a worker process is killed with SI
 const Ping = defineQuery<{ n: number }, number>("faults.Ping");
 const Stored = defineTask<{ n: number }>("faults.Stored");
 const Live = defineTask<{ n: number }>("faults.Live");
+const Beat = defineEvent<{ n: number }>("faults.Beat");
 
 Deno.test("createNatsBus() reconnects after a nats-server restart and keeps what was stored", async () => {
   await using server = await startNatsServer();
@@ -233,6 +234,11 @@ Deno.test("createNatsBus() reconnects after a nats-server restart and keeps what
     live.push(task.payload.n);
   });
   await worker.ready();
+  // Its own subscriptions are sent again as the client reconnects, before
+  // what it publishes.
+  const beats: number[] = [];
+  client.subscribe(Beat, (event) => void beats.push(event.payload.n));
+  await client.ready();
   strictEqual(await client.send(Ping({ n: 1 })), 2);
   await client.dispatch(Live({ n: 1 }));
   await until("the live task before the restart", () => live.length === 1);
@@ -260,6 +266,8 @@ Deno.test("createNatsBus() reconnects after a nats-server restart and keeps what
   const storedWhileDown = client.dispatch(Stored({ n: 200 }), {
     id: "stored-200",
   });
+  // Waits for the connection instead of being dropped by the client.
+  const publishedWhileDown = client.publish(Beat({ n: 7 }));
   const lost = await impatient.send(Ping({ n: 0 })).then(
     () => undefined,
     (error: unknown) => error,
@@ -285,6 +293,12 @@ Deno.test("createNatsBus() reconnects after a nats-server restart and keeps what
     strictEqual(outcome.result, 42);
   }
   await storedWhileDown;
+  await publishedWhileDown;
+  await until(
+    "the event published while the server was down",
+    () => beats.length === 1,
+  );
+  deepStrictEqual(beats, [7]);
   await until(
     "both buses to reconnect",
     () => client.status === "connected" && worker.status === "connected",

@@ -172,8 +172,12 @@ export interface Transport {
     group: string,
     handle: (wire: Wire) => Promise<Wire>,
   ): Subscription;
-  /** Fan-out: every subscriber of `address` gets it. */
-  publish(address: Address, wire: Wire): Promise<void>;
+  /**
+   * Fan-out: every subscriber of `address` gets it. Resolves once handed to
+   * the connection; while disconnected, waits for it up to `timeoutMs`, then
+   * rejects with "timeout".
+   */
+  publish(address: Address, wire: Wire, timeoutMs: number): Promise<void>;
   /**
    * Subscribes to `address`: every subscription gets each message, or one
    * of `group` when given. Deliveries are at most once.
@@ -639,9 +643,12 @@ export function createRemoteBus(
     } catch (error) {
       return Promise.reject(error);
     }
-    return transport.publish(event, wire).catch((error) => {
-      throw failure(error, event, "publish", 0);
-    });
+    const timeoutMs = timeoutOf(context);
+    return transport.publish(event, wire, Math.max(1, timeoutMs)).catch(
+      (error) => {
+        throw failure(error, event, "publish", timeoutMs);
+      },
+    );
   }
 
   function dispatch(task: AnyMessage, context: Context): Promise<unknown> {

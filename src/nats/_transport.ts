@@ -373,17 +373,19 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
       );
     },
 
-    publish(address, wire) {
+    async publish(address, wire, timeoutMs) {
       try {
+        // Connected: handed to the connection at once. Not connected: it
+        // waits for the connection, as a request does.
+        if (status === "reconnecting") await connected(timeoutMs);
         const headers = toHeaders(wire.headers);
         nc.publish(
           subject(address),
           wire.body,
           headers === undefined ? undefined : { headers },
         );
-        return Promise.resolve();
       } catch (error) {
-        return Promise.reject(failureOf(error));
+        throw failureOf(error);
       }
     },
 

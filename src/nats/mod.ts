@@ -244,15 +244,17 @@ const DEFAULT_TASK: Required<TaskWorkerOptions> = {
  * `servers` nor `connection` is given.
  * @throws {RangeError} When a number option is out of range.
  *
- * @example A query answered across the server
- * ```ts ignore
+ * @example A query answered across a local nats-server
+ * ```ts
  * import { defineQuery } from "@monolith/message-bus";
  * import { createNatsBus } from "@monolith/message-bus/nats";
  * import { deepStrictEqual } from "node:assert/strict";
  *
  * const GetPrice = defineQuery<{ sku: string }, number>("catalog.GetPrice");
- * await using catalog = await createNatsBus({ servers: "127.0.0.1:4222" });
- * await using shop = await createNatsBus({ servers: "127.0.0.1:4222" });
+ * // Two buses, as two processes would have (prefix: apart from other users).
+ * const servers = "127.0.0.1:4222";
+ * await using catalog = await createNatsBus({ servers, prefix: "example" });
+ * await using shop = await createNatsBus({ servers, prefix: "example" });
  * catalog.registerQuery(GetPrice, (q) => q.payload.sku.length * 10);
  * await catalog.ready();
  * deepStrictEqual(await shop.send(GetPrice({ sku: "book" })), 40);

@@ -34,7 +34,7 @@ import { startNatsServer } from "../../tests/_nats_server.ts";
 // machine does not fall on one case only. Latencies are pooled over the
 // rounds; throughput and CPU time are medians of the rounds, and a ratio of
 // throughputs is the median of the rounds' ratios.
-const ROUNDS = 10;
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 10);
 /** Requests timed one after the other, per round (5,000 in all). */
 const SEQUENTIAL = 500;
 /** Requests (or tasks) kept in flight for throughput. */

@@ -47,6 +47,7 @@ import {
 } from "./_wire.ts";
 import { errorJson, toJsonValue } from "./_json.ts";
 import { rateLimitedLog } from "./_rate_limited_log.ts";
+import { createTimerQueue, type Scheduled } from "./_timer_queue.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { NoHandlerError, TimeoutError, TransportError } from "./errors.ts";
 import type {
@@ -700,25 +701,24 @@ export function createRemoteBus(
 
   // ---- what the broker delivers to this process ---------------------------
 
+  // Inbound deadlines and heartbeats, on one timer (the connection keeps the
+  // process alive, not they).
+  const timers = createTimerQueue(clock, clock === systemClock);
+
   // The root all inbound dispatches share: nested dispatches go outbound.
   const root = rootContext(outbound);
 
   // Calls `beat` every `everyMs` until the returned function is called.
   function heartbeat(beat: () => void, everyMs: number): () => void {
-    let timer: unknown;
-    let stopped = false;
+    let timer: Scheduled;
     const arm = () => {
-      timer = clock.setTimeout(() => {
-        if (stopped) return;
+      timer = timers.schedule(everyMs, clock.now(), () => {
         beat();
         arm();
-      }, everyMs);
+      });
     };
     arm();
-    return () => {
-      stopped = true;
-      clock.clearTimeout(timer);
-    };
+    return () => timer.cancel();
   }
 
   function begin(): () => void {
@@ -743,16 +743,18 @@ export function createRemoteBus(
     const timeout = headers[HEADER.timeoutMs];
     let signal: AbortSignal | undefined;
     let deadline: number | undefined;
-    let timer: unknown;
+    let timer: Scheduled | undefined;
     if (timeout !== undefined) {
       const limit = Number(timeout);
       if (Number.isFinite(limit) && limit >= 0) {
-        deadline = clock.now() + limit;
+        const now = clock.now();
+        deadline = now + limit;
         const controller = new AbortController();
         signal = controller.signal;
-        timer = clock.setTimeout(
-          () => controller.abort(new TimeoutError(kind, type, limit)),
+        timer = timers.schedule(
           limit,
+          now,
+          () => controller.abort(new TimeoutError(kind, type, limit)),
         );
       }
     }
@@ -781,7 +783,7 @@ export function createRemoteBus(
     return {
       context: inboundContext(root, inboundFields),
       done: () => {
-        if (timer !== undefined) clock.clearTimeout(timer);
+        timer?.cancel();
         end();
       },
     };

@@ -44,8 +44,10 @@ const decoder = new TextDecoder();
 export const jsonCodec: Codec = {
   encode(value) {
     if (value === undefined) return EMPTY;
-    const problem = jsonProblem(value, "value", []);
-    if (problem !== undefined) throw new TypeError(problem);
+    if (!isJsonSafe(value, 0)) {
+      const problem = jsonProblem(value, "value", []);
+      if (problem !== undefined) throw new TypeError(problem);
+    }
     return encoder.encode(JSON.stringify(value));
   },
   decode(bytes) {
@@ -53,6 +55,42 @@ export const jsonCodec: Codec = {
     return JSON.parse(decoder.decode(bytes));
   },
 };
+
+// Past this depth the quick check gives up, and jsonProblem (which finds
+// cycles) decides.
+const MAX_QUICK_DEPTH = 64;
+
+// Whether `value` is fit for JSON, found without building paths: the common
+// case costs one walk. `false` may also mean "too deep to tell quickly".
+function isJsonSafe(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth > MAX_QUICK_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const item = value[index];
+      if (item === undefined || !isJsonSafe(item, depth + 1)) return false;
+    }
+    return true;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== undefined && !isJsonSafe(item, depth + 1)) return false;
+  }
+  return true;
+}
 
 /**
  * What makes `value` unfit for JSON, as "path is what: do this", or

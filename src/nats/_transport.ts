@@ -4,6 +4,7 @@
 // event subscriptions (an interest stream, one durable consumer per name
 // and type).
 import {
+  createInbox,
   errors,
   headers as natsHeaders,
   type Msg,
@@ -34,6 +35,8 @@ import {
   type Wire,
   type WorkSettings,
 } from "../core/_remote_bus.ts";
+import { createTimerQueue, type Scheduled } from "../core/_timer_queue.ts";
+import { systemClock } from "../core/clock.ts";
 
 /** What the NATS transport needs to know. */
 export interface NatsTransportSettings {
@@ -83,9 +86,9 @@ function toHeaders(
 function fromHeaders(headers: MsgHdrs | undefined): Record<string, string> {
   const result: Record<string, string> = {};
   if (headers === undefined) return result;
-  for (const key of headers.keys()) {
-    const value = headers.get(key);
-    if (value !== "") result[key] = value;
+  for (const [key, values] of headers) {
+    const value = values[0];
+    if (value !== undefined && value !== "") result[key] = value;
   }
   return result;
 }
@@ -179,6 +182,12 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
     }
     return Math.max(1, timeoutMs - (Date.now() - started));
   }
+
+  // Request/reply of its own: one subscription for every reply, a map of
+  // the requests waiting, and their time limits on one timer. The client's
+  // request() makes a timer and two error objects per request, which cost
+  // more than the rest of a round trip in this process.
+  const replies = replyMux(nc);
 
   function subject({ kind, type }: Address): string {
     return `${prefix}.${kind}.${type}`;
@@ -336,21 +345,12 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
     nameProblem: subjectNameProblem,
 
     async request(address, wire, timeoutMs) {
-      try {
-        const left = await connected(timeoutMs);
-        const headers = toHeaders(wire.headers);
-        const reply = await nc.request(
-          subject(address),
-          wire.body,
-          headers === undefined ? { timeout: left } : {
-            timeout: left,
-            headers,
-          },
-        );
-        return wireOf(reply);
-      } catch (error) {
-        throw failureOf(error);
-      }
+      const left = status === "reconnecting"
+        ? await connected(timeoutMs).catch((error) => {
+          throw failureOf(error);
+        })
+        : timeoutMs;
+      return replies.request(subject(address), wire, left);
     },
 
     serve(address, group, handle) {
@@ -525,6 +525,102 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
 
     async close() {
       if (settings.owned && !nc.isClosed()) await nc.close();
+    },
+  };
+}
+
+interface Waiting {
+  readonly resolve: (wire: Wire) => void;
+  readonly reject: (error: TransportFailure) => void;
+  readonly subject: string;
+  readonly timeoutMs: number;
+  timer: Scheduled | undefined;
+}
+
+/** Requests over one reply subscription (`<inbox>.<token>`). */
+function replyMux(nc: NatsConnection): {
+  request(subject: string, wire: Wire, timeoutMs: number): Promise<Wire>;
+} {
+  const inbox = createInbox();
+  const waiting = new Map<string, Waiting>();
+  // Unref: the connection keeps the process alive while requests wait.
+  const timers = createTimerQueue(systemClock, true);
+  let subscribed = false;
+  let counter = 0;
+
+  function onReply(error: Error | null, message: Msg): void {
+    if (error !== null) {
+      // The subscription ended (the connection closed): nothing will come.
+      for (const [token, entry] of waiting) {
+        waiting.delete(token);
+        entry.timer?.cancel();
+        entry.reject(new TransportFailure("closed", error.message));
+      }
+      return;
+    }
+    const token = message.subject.slice(inbox.length + 1);
+    const entry = waiting.get(token);
+    if (entry === undefined) return;
+    waiting.delete(token);
+    entry.timer?.cancel();
+    if (message.data.length === 0 && message.headers?.code === 503) {
+      entry.reject(
+        new TransportFailure(
+          "no-responders",
+          `no responders: '${entry.subject}'`,
+        ),
+      );
+      return;
+    }
+    entry.resolve(wireOf(message));
+  }
+
+  return {
+    request(subject, wire, timeoutMs) {
+      return new Promise<Wire>((resolve, reject) => {
+        if (!subscribed) {
+          try {
+            nc.subscribe(`${inbox}.*`, { callback: onReply });
+          } catch (error) {
+            reject(failureOf(error));
+            return;
+          }
+          subscribed = true;
+        }
+        const token = (++counter).toString(36);
+        const entry: Waiting = {
+          resolve,
+          reject,
+          subject,
+          timeoutMs,
+          timer: undefined,
+        };
+        waiting.set(token, entry);
+        entry.timer = timers.schedule(timeoutMs, systemClock.now(), () => {
+          if (waiting.delete(token)) {
+            reject(
+              new TransportFailure(
+                "timeout",
+                `no reply from '${subject}' within ${timeoutMs} ms`,
+              ),
+            );
+          }
+        });
+        try {
+          const headers = toHeaders(wire.headers);
+          nc.publish(
+            subject,
+            wire.body,
+            headers === undefined
+              ? { reply: `${inbox}.${token}` }
+              : { reply: `${inbox}.${token}`, headers },
+          );
+        } catch (error) {
+          waiting.delete(token);
+          entry.timer.cancel();
+          reject(failureOf(error));
+        }
+      });
     },
   };
 }

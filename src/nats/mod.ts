@@ -386,6 +386,9 @@ export async function createNatsBus(
       servers: servers as string | string[],
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      // The client's errors would carry the caller's stack, captured for
+      // every operation; the bus's own errors say what failed.
+      noAsyncTraces: true,
       ...(options.name === undefined ? {} : { name: options.name }),
     });
   }

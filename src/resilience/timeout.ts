@@ -15,7 +15,7 @@ import type {
   NextFunction,
 } from "../core/types.ts";
 import { clockOption, optionsObject, timerMsOption } from "../core/_options.ts";
-import { createTimerQueue } from "./_timer_queue.ts";
+import { createTimerQueue } from "../core/_timer_queue.ts";
 
 /** Options of {@linkcode timeout}. */
 export interface TimeoutOptions {

@@ -1,10 +1,10 @@
 // Many timeouts on one timer. Setting and clearing a runtime timer costs
-// more than a dispatch, so the timeout middleware does not set one per
-// dispatch. Entries with the same delay arrive in due order, so each delay
+// more than a dispatch, so neither the timeout middleware nor a distributed
+// bus's deadlines set one per dispatch. Entries with the same delay arrive in due order, so each delay
 // keeps a linked list: adding is O(1), cancelling (the common case: the
 // dispatch finished in time) is O(1), and the one timer is armed for the
 // earliest head.
-import type { Clock } from "../core/clock.ts";
+import type { Clock } from "./clock.ts";
 
 /** A scheduled callback; `cancel()` removes it. */
 export interface Scheduled {
@@ -87,13 +87,15 @@ export function createTimerQueue(clock: Clock, unref: boolean): TimerQueue {
     armedAt = undefined;
     const now = clock.now();
     let earliest = Infinity;
-    for (const list of lists.values()) {
+    for (const [delay, list] of lists) {
       while (list.head !== undefined && list.head.due <= now) {
         const entry = list.head;
         unlink(entry);
         entry.fire();
       }
       if (list.head !== undefined) earliest = Math.min(earliest, list.head.due);
+      // Delays come and go (a deadline's time left): keep only lists in use.
+      else if (lists.size > 16) lists.delete(delay);
     }
     if (earliest !== Infinity) arm(earliest);
   }

@@ -51,6 +51,13 @@ export interface NatsTransportSettings {
 
 const MS_TO_NS = 1_000_000;
 
+/** A JetStream stream the transport makes when it first needs it. */
+interface StreamSettings {
+  readonly name: string;
+  readonly subjects: string;
+  readonly retention: RetentionPolicy;
+}
+
 /** Why `name` cannot be part of a subject here, or `undefined`. */
 export function subjectNameProblem(name: string): string | undefined {
   if (name === "") return "its name is empty";
@@ -128,8 +135,16 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
   let jsm: Promise<JetStreamManager> | undefined;
   let js: JetStreamClient | undefined;
   const streams = new Map<string, Promise<void>>();
-  const TASKS = `${prefix}_TASKS`;
-  const EVENTS = `${prefix}_EVENTS`;
+  const TASK_STREAM: StreamSettings = {
+    name: `${prefix}_TASKS`,
+    subjects: `${prefix}.task.>`,
+    retention: RetentionPolicy.Workqueue,
+  };
+  const EVENT_STREAM: StreamSettings = {
+    name: `${prefix}_EVENTS`,
+    subjects: `${prefix}.event.>`,
+    retention: RetentionPolicy.Interest,
+  };
 
   // Woken when the connection is back or closed.
   const waiting = new Set<() => void>();
@@ -208,9 +223,7 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
   }
 
   function ensureStream(
-    name: string,
-    subjects: string,
-    retention: RetentionPolicy,
+    { name, subjects, retention }: StreamSettings,
   ): Promise<void> {
     let ready = streams.get(name);
     if (ready === undefined) {
@@ -325,6 +338,37 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
     };
   }
 
+  // A durable pull consumer of `stream` for `address`, its deliveries handed
+  // to `handle`, at most `settings.concurrency` at a time.
+  function pullFrom(
+    stream: StreamSettings,
+    durable: string,
+    address: Address,
+    settings: WorkSettings,
+    config: Partial<ConsumerConfig>,
+    handle: (delivery: Delivery) => Promise<void>,
+  ): Subscription {
+    return consuming(
+      async () => {
+        await ensureStream(stream);
+        await ensureConsumer(stream.name, {
+          ...config,
+          durable_name: durable,
+          ack_policy: AckPolicy.Explicit,
+          ack_wait: settings.ackWaitMs * MS_TO_NS,
+          max_deliver: -1,
+          filter_subject: subject(address),
+        });
+        const consumer = await client().consumers.get(stream.name, durable);
+        return await consumer.consume({
+          max_messages: Math.max(1, settings.concurrency),
+        });
+      },
+      settings.concurrency,
+      handle,
+    );
+  }
+
   function coreSubscription(subscription: NatsSubscription): Subscription {
     return {
       ready: nc.flush().catch((error) => {
@@ -405,28 +449,12 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
     },
 
     subscribeDurable(address, name, workSettings, deliver) {
-      const durable = `${name}_${consumerPart(address.type)}`;
-      return consuming(
-        async () => {
-          await ensureStream(
-            EVENTS,
-            `${prefix}.event.>`,
-            RetentionPolicy.Interest,
-          );
-          await ensureConsumer(EVENTS, {
-            durable_name: durable,
-            ack_policy: AckPolicy.Explicit,
-            ack_wait: workSettings.ackWaitMs * MS_TO_NS,
-            max_deliver: -1,
-            filter_subject: subject(address),
-            deliver_policy: DeliverPolicy.New,
-          });
-          const consumer = await client().consumers.get(EVENTS, durable);
-          return await consumer.consume({
-            max_messages: Math.max(1, workSettings.concurrency),
-          });
-        },
-        workSettings.concurrency,
+      return pullFrom(
+        EVENT_STREAM,
+        `${name}_${consumerPart(address.type)}`,
+        address,
+        workSettings,
+        { deliver_policy: DeliverPolicy.New },
         deliver,
       );
     },
@@ -434,11 +462,7 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
     async enqueue(address, wire, id, timeoutMs) {
       try {
         const left = await connected(timeoutMs);
-        await ensureStream(
-          TASKS,
-          `${prefix}.task.>`,
-          RetentionPolicy.Workqueue,
-        );
+        await ensureStream(TASK_STREAM);
         const headers = toHeaders(wire.headers);
         await client().publish(subject(address), wire.body, {
           msgID: id,
@@ -451,28 +475,12 @@ export function natsTransport(settings: NatsTransportSettings): Transport {
     },
 
     work(address, workSettings: WorkSettings, handle) {
-      const durable = `${prefix}_task_${consumerPart(address.type)}`;
-      return consuming(
-        async () => {
-          await ensureStream(
-            TASKS,
-            `${prefix}.task.>`,
-            RetentionPolicy.Workqueue,
-          );
-          await ensureConsumer(TASKS, {
-            durable_name: durable,
-            ack_policy: AckPolicy.Explicit,
-            ack_wait: workSettings.ackWaitMs * MS_TO_NS,
-            max_deliver: -1,
-            filter_subject: subject(address),
-            max_ack_pending: -1,
-          });
-          const consumer = await client().consumers.get(TASKS, durable);
-          return await consumer.consume({
-            max_messages: Math.max(1, workSettings.concurrency),
-          });
-        },
-        workSettings.concurrency,
+      return pullFrom(
+        TASK_STREAM,
+        `${prefix}_task_${consumerPart(address.type)}`,
+        address,
+        workSettings,
+        { max_ack_pending: -1 },
         handle,
       );
     },

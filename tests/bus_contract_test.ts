@@ -8,7 +8,7 @@ import {
   type MessageBus,
 } from "../mod.ts";
 import { timeout } from "../src/resilience/mod.ts";
-import { createNatsBus } from "../src/nats/mod.ts";
+import { createNatsBus } from "../src/transports/nats/mod.ts";
 import { registerContractHandlers } from "./contract/handlers.ts";
 import { type Caller, runContract } from "./contract/suite.ts";
 import { startNatsServer } from "./_nats_server.ts";

@@ -7,7 +7,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { defineEvent, defineQuery, defineTask, TimeoutError } from "../mod.ts";
-import { createNatsBus } from "../src/nats/mod.ts";
+import { createNatsBus } from "../src/transports/nats/mod.ts";
 import {
   type DeadLetter,
   memoryDeadLetterStore,

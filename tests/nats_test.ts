@@ -22,7 +22,7 @@ import {
   createNatsBus,
   jsonCodec,
   type NatsMessageBus,
-} from "../src/nats/mod.ts";
+} from "../src/transports/nats/mod.ts";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "./_nats_server.ts";
 import { eventually } from "./contract/suite.ts";

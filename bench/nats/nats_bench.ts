@@ -27,7 +27,7 @@ import {
   createNatsBus,
   jsonCodec,
   type NatsMessageBus,
-} from "../../src/nats/mod.ts";
+} from "../../src/transports/nats/mod.ts";
 import { startNatsServer } from "../../tests/_nats_server.ts";
 
 // Every case runs once per round, in turn, so that a stall of the shared

@@ -15,7 +15,7 @@
  */
 
 import type { EventDefinition, Middleware } from "../../mod.ts";
-import { createNatsBus } from "../../src/nats/mod.ts";
+import { createNatsBus } from "../../src/transports/nats/mod.ts";
 import { Inventory, Notifications, Orders, Users } from "../modules.ts";
 import { DEMO_PREFIX, natsUrl } from "./settings.ts";
 

@@ -17,7 +17,7 @@
  */
 
 import type { Middleware } from "../../mod.ts";
-import { createNatsBus } from "../../src/nats/mod.ts";
+import { createNatsBus } from "../../src/transports/nats/mod.ts";
 import {
   inventoryModule,
   type ModuleRegistry,

@@ -1,7 +1,7 @@
 // The contract's handlers in a process of their own, on the NATS server
 // whose address is the first argument. Prints "ready" once they are served;
 // drains and exits when its standard input closes.
-import { createNatsBus } from "../../src/nats/mod.ts";
+import { createNatsBus } from "../../src/transports/nats/mod.ts";
 import { registerContractHandlers } from "./handlers.ts";
 
 const bus = await createNatsBus({

@@ -15,8 +15,8 @@ import {
   inboundContext,
   rootContext,
   type Router,
-} from "./_context.ts";
-import { type AsyncDispatch, composeAsync } from "./_compose.ts";
+} from "../core/_context.ts";
+import { type AsyncDispatch, composeAsync } from "../core/_compose.ts";
 import {
   createRegistry,
   dispatchError,
@@ -24,7 +24,7 @@ import {
   type Registry,
   type Subscribed,
   takesContext,
-} from "./_registry.ts";
+} from "../core/_registry.ts";
 import {
   assembleOver,
   asyncTerminals,
@@ -35,7 +35,7 @@ import {
   promising,
   type Terminal,
   type TerminalSet,
-} from "./_terminals.ts";
+} from "../core/_terminals.ts";
 import {
   type Codec,
   fromWireError,
@@ -45,17 +45,21 @@ import {
   toWireError,
   type WireError,
 } from "./_wire.ts";
-import { errorJson, toJsonValue } from "./_json.ts";
-import { rateLimitedLog } from "./_rate_limited_log.ts";
-import { createTimerQueue, type Scheduled } from "./_timer_queue.ts";
-import { type Clock, systemClock } from "./clock.ts";
-import { NoHandlerError, TimeoutError, TransportError } from "./errors.ts";
+import { errorJson, toJsonValue } from "../core/_json.ts";
+import { rateLimitedLog } from "../core/_rate_limited_log.ts";
+import { createTimerQueue, type Scheduled } from "../core/_timer_queue.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
+import {
+  NoHandlerError,
+  TimeoutError,
+  TransportError,
+} from "../core/errors.ts";
 import type {
   AnyDefinition,
   AnyMessage,
   Message,
   MessageKind,
-} from "./messages.ts";
+} from "../core/messages.ts";
 import type {
   AsyncMessageBus,
   AsyncMiddleware,
@@ -64,7 +68,7 @@ import type {
   SerializedError,
   SubscribeOptions,
   Unregister,
-} from "./types.ts";
+} from "../core/types.ts";
 
 // ---------------------------------------------------------------------------
 // The seam

@@ -11,8 +11,8 @@ import {
   RemoteHandlerError,
   TimeoutError,
   TransportError,
-} from "./errors.ts";
-import type { MessageKind } from "./messages.ts";
+} from "../core/errors.ts";
+import type { MessageKind } from "../core/messages.ts";
 
 /**
  * Turns payloads, results and error data into bytes and back. The default,

@@ -32,10 +32,10 @@ import {
   type TaskDeadLetter,
   type TaskDeadLetterSink,
   type TaskWorkerOptions,
-} from "../core/_remote_bus.ts";
-import { type Codec, jsonCodec } from "../core/_wire.ts";
+} from "../_remote_bus.ts";
+import { type Codec, jsonCodec } from "../_wire.ts";
 import { natsTransport, subjectNameProblem } from "./_transport.ts";
-import { type Clock, systemClock } from "../core/clock.ts";
+import { type Clock, systemClock } from "../../core/clock.ts";
 import type {
   AsyncEventHandler,
   AsyncMiddleware,
@@ -44,12 +44,12 @@ import type {
   ContextData,
   Middleware,
   Unregister,
-} from "../core/types.ts";
+} from "../../core/types.ts";
 import type {
   EventDefinition,
   Message,
   TaskDefinition,
-} from "../core/messages.ts";
+} from "../../core/messages.ts";
 
 export type {
   Codec,

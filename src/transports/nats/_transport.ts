@@ -1,4 +1,4 @@
-// The NATS side of the transport seam (src/core/_remote_bus.ts): core NATS
+// The NATS side of the transport seam (src/transports/_remote_bus.ts): core NATS
 // request/reply, subjects and queue groups; JetStream for tasks (a
 // work-queue stream, one durable pull consumer per task type) and durable
 // event subscriptions (an interest stream, one durable consumer per name
@@ -34,9 +34,9 @@ import {
   TransportFailure,
   type Wire,
   type WorkSettings,
-} from "../core/_remote_bus.ts";
-import { createTimerQueue, type Scheduled } from "../core/_timer_queue.ts";
-import { systemClock } from "../core/clock.ts";
+} from "../_remote_bus.ts";
+import { createTimerQueue, type Scheduled } from "../../core/_timer_queue.ts";
+import { systemClock } from "../../core/clock.ts";
 
 /** What the NATS transport needs to know. */
 export interface NatsTransportSettings {

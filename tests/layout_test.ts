@@ -35,6 +35,7 @@ const FAMILIES = [
   "testing",
   "transports",
   "transports/nats",
+  "outbox",
 ];
 
 // The npm clients a broker's folder may import, and only it.
@@ -46,6 +47,8 @@ const CLIENTS: Readonly<Record<string, readonly string[]>> = {
 // broker's folder, the transport seam above it.
 const ALSO: Readonly<Record<string, readonly string[]>> = {
   "transports/nats": ["../_remote_bus.ts", "../_wire.ts"],
+  // The fakes for unit tests include the memory outbox.
+  testing: ["../outbox/memory.ts", "../outbox/outbox.ts"],
 };
 
 // The transport seam is a bus: it is built from the bus's own parts (the

@@ -10,6 +10,9 @@
 // dispatch allocates nothing.
 import type { AnyMessage } from "./messages.ts";
 import type { ContextChange, ContextData, HandlerObserver } from "./types.ts";
+import { isPlainId, PLAIN_ID } from "./_ids.ts";
+
+export { isPlainId, PLAIN_ID };
 
 /** A signal that never aborts: the root context's. */
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
@@ -47,23 +50,6 @@ const PREFIX = Array.from(
   (byte) => byte.toString(36).padStart(2, "0"),
 ).join("") + "-";
 let counter = 0;
-
-/**
- * Whether `value` can be an id: a non-empty string with no quote, backslash
- * or control character, so that a record line carries it as it is.
- */
-export function isPlainId(value: unknown): value is string {
-  if (typeof value !== "string" || value === "") return false;
-  for (let index = 0; index < value.length; index++) {
-    const code = value.charCodeAt(index);
-    if (code < 0x20 || code === 0x22 || code === 0x5c) return false;
-  }
-  return true;
-}
-
-/** What an id option must be, for error messages. */
-export const PLAIN_ID =
-  "a non-empty string without quotes, backslashes or control characters";
 
 /** A new dispatch id. */
 export function newId(): string {

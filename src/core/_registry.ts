@@ -1,7 +1,7 @@
 // Handler registration, the routing tables both buses share, and the errors
 // of routing.
 import { describe } from "./_describe.ts";
-import { isPlainId, PLAIN_ID } from "./_context.ts";
+import { isPlainId, PLAIN_ID } from "./_ids.ts";
 import {
   aKind,
   DEFINE_FUNCTION,

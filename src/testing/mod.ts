@@ -33,3 +33,18 @@
 
 export * from "./fake_bus.ts";
 export * from "./fake_clock.ts";
+export * from "../outbox/memory.ts";
+export type {
+  AddOptions,
+  Forwarder,
+  ForwardInfo,
+  Outbox,
+  OutboxDeadLetter,
+  OutboxDeadLetterSink,
+  OutboxEntry,
+  OutboxMessage,
+  OutboxOptions,
+  OutboxTarget,
+  ProcessOptions,
+  RelayOptions,
+} from "../outbox/outbox.ts";

@@ -113,7 +113,9 @@ export interface LatencyStats {
    * module's handler got slower while its own code did not change: it is
    * competing with another module's load (CPU, event loop, a shared pool or
    * database). A type that keeps signalling is a candidate to split out into
-   * its own process, where it scales and fails on its own.
+   * its own process, where it scales and fails on its own. A type whose
+   * baseline p95 is 0 (too fast for the clock to tell) has no ratio to grow
+   * by and is never listed; set the baseline again once it has real samples.
    *
    * @throws {RangeError} When `thresholdRatio` is not a positive number.
    */
@@ -259,12 +261,9 @@ export function createLatencyStats(
       const signals: SeparationSignal[] = [];
       for (const current of stats.all()) {
         const before = baseline.get(current.type);
-        if (before === undefined) continue;
-        const increaseRatio = before > 0
-          ? current.p95Ms / before
-          : current.p95Ms > 0
-          ? Number.POSITIVE_INFINITY
-          : 1;
+        // A baseline of 0 would make any later sample an infinite increase.
+        if (before === undefined || before <= 0) continue;
+        const increaseRatio = current.p95Ms / before;
         if (increaseRatio >= thresholdRatio) {
           signals.push({
             type: current.type,

@@ -268,7 +268,7 @@ Deno.test("createPostgresOutbox() dead-letters a row that no longer decodes, wit
   );
 });
 
-Deno.test("createPostgresOutbox() relay() wakes on the NOTIFY of a commit, stops on its signal, and close() stops listening", async () => {
+Deno.test("createPostgresOutbox() relay() wakes on the NOTIFY of a commit and of a key freed, stops on its signal, and close() stops listening", async () => {
   await withOutbox({}, async (sql, outbox, schema) => {
     const listeners = async () => {
       const [row] = await sql`
@@ -277,7 +277,11 @@ Deno.test("createPostgresOutbox() relay() wakes on the NOTIFY of a commit, stops
       return row!.n as number;
     };
     let deliveredAt = 0;
-    const target = outbox.forward(() => void (deliveredAt = Date.now()));
+    const delivered: string[] = [];
+    const target = outbox.forward((message: OutboxMessage) => {
+      delivered.push((message.payload as { orderId: string }).orderId);
+      if (delivered.length === 2) deliveredAt = Date.now();
+    });
     const stop = new AbortController();
     const relaying = outbox.relay(target, {
       pollMs: 10_000,
@@ -290,12 +294,20 @@ Deno.test("createPostgresOutbox() relay() wakes on the NOTIFY of a commit, stops
     deepStrictEqual(await listeners(), 1);
     // Past the pass that follows LISTEN: the relay is in its 10 s wait.
     await delay(200);
-    await sql.begin((tx) => outbox.add(tx, OrderPlaced({ orderId: "o1" })));
+    // The second waits for the first: completing the first wakes the relay.
+    await sql.begin(async (tx) => {
+      await outbox.add(tx, OrderPlaced({ orderId: "o1" }), {
+        orderingKey: "k",
+      });
+      await outbox.add(tx, OrderPlaced({ orderId: "o2" }), {
+        orderingKey: "k",
+      });
+    });
     const committedAt = Date.now();
     while (deliveredAt === 0 && Date.now() - committedAt < 3_000) {
       await delay(10);
     }
-    ok(deliveredAt > 0, "delivered");
+    deepStrictEqual(delivered, ["o1", "o2"]);
     ok(deliveredAt - committedAt < 2_000, "within 2 s of the commit");
     stop.abort();
     deepStrictEqual(
@@ -486,4 +498,34 @@ Deno.test("createPostgresOutbox() delivers 10,000 messages with three relays at 
     deepStrictEqual(outOfOrder, []);
     deepStrictEqual(await outbox.pending(), 0);
   });
+});
+
+Deno.test("createPostgresOutbox() leaves a message alone when a relay whose lease ran out retries or buries it", async () => {
+  for (const maxAttempts of [5, 1]) {
+    await withOutbox(
+      { leaseMs: 200, maxAttempts, onError: () => {} },
+      async (sql, outbox, schema) => {
+        await sql.begin((tx) => outbox.add(tx, OrderPlaced({ orderId: "o" })));
+        // The slow relay fails after its lease went to the next one.
+        const slow = outbox.process(outbox.forward(async () => {
+          await delay(600);
+          throw new Error("too late");
+        }));
+        await delay(300);
+        let release = () => {};
+        const next = outbox.process(
+          outbox.forward(() => new Promise<void>((r) => release = r)),
+        );
+        await slow;
+        const [row] = await sql`
+          SELECT attempts, dead, lease IS NOT NULL AS leased
+          FROM ${sql(schema)}.outbox`;
+        deepStrictEqual({ ...row }, { attempts: 0, dead: false, leased: true });
+        release();
+        deepStrictEqual(await next, 1);
+        const rows = await sql`SELECT 1 FROM ${sql(schema)}.outbox`;
+        deepStrictEqual(rows.length, 0);
+      },
+    );
+  }
 });

@@ -51,13 +51,36 @@ function orderOf(seq: number): Order {
 const RUN = `outbox_bench_${Deno.pid}`;
 
 // ---------------------------------------------------------------------------
-// Part 1 (`deno bench`): a transaction alone, and with `outbox.add`.
+// Part 1: a transaction alone (the floor), and with `outbox.add`.
 
-if (!import.meta.main) {
+/** A transaction with one business write, with and without `add`. */
+interface TxPair {
+  readonly group: string;
+  readonly floorName: string;
+  readonly addName: string;
+  floor(seq: number): Promise<void>;
+  withAdd(seq: number): Promise<void>;
+}
+
+/** The pairs, on a schema and a file of their own, and how to drop them. */
+interface TxPairs {
+  readonly pairs: readonly TxPair[];
+  /** Drops the schema and the file; waits for nothing (see below). */
+  closeSync(): void;
+}
+
+async function txPairs(): Promise<TxPairs> {
   const schema = `${RUN}_tx`;
   const sql = postgres(DATABASE, { max: 1, onnotice: () => {} });
+  // The same transactions without waiting for the disk at commit: what
+  // `add` costs apart from the flush of the write-ahead log.
+  const sqlNoSync = postgres(DATABASE, {
+    max: 1,
+    onnotice: () => {},
+    connection: { synchronous_commit: "off" },
+  });
   await sql.unsafe(`create schema "${schema}"`);
-  // Each case writes its own business table, so both grow alike.
+  // Each case writes a business table of its own, so both grow alike.
   for (const table of ["floor_orders", "outbox_orders"]) {
     await sql.unsafe(
       `create table "${schema}"."${table}" (id text primary key, body jsonb not null)`,
@@ -65,95 +88,168 @@ if (!import.meta.main) {
   }
   const pgOutbox = createPostgresOutbox(sql, { schema, table: "outbox" });
   await pgOutbox.migrate();
+  const pgOutboxNoSync = createPostgresOutbox(sqlNoSync, {
+    schema,
+    table: "outbox",
+  });
   const kvPath = await Deno.makeTempFile({ suffix: ".sqlite3" });
   const kv = await Deno.openKv(kvPath);
   const kvOutbox = createKvOutbox(kv, { prefix: ["outbox"] });
 
-  // Deno bench runs no asynchronous work once the benches are done: the
-  // schema is dropped by psql, synchronously, as the process ends.
-  globalThis.addEventListener("unload", () => {
-    kv.close();
-    for (const suffix of ["", "-shm", "-wal"]) {
-      try {
-        Deno.removeSync(kvPath + suffix);
-      } catch {
-        // Not made by SQLite in this run.
-      }
-    }
-    new Deno.Command("psql", {
-      args: [DATABASE, "-qc", `drop schema if exists "${schema}" cascade`],
-      stdout: "null",
-      stderr: "inherit",
-    }).outputSync();
-  });
+  function postgresPair(
+    group: string,
+    sql: postgres.Sql,
+    outbox: typeof pgOutbox,
+  ): TxPair {
+    return {
+      group,
+      floorName: "sql.begin + insert (floor)",
+      addName: "sql.begin + insert + outbox.add",
+      async floor(seq) {
+        const order = orderOf(seq);
+        await sql.begin(async (tx) => {
+          await tx`insert into ${tx(schema)}.floor_orders ${
+            tx({ id: order.orderId, body: tx.json(order) })
+          }`;
+        });
+      },
+      async withAdd(seq) {
+        const order = orderOf(seq);
+        await sql.begin(async (tx) => {
+          await tx`insert into ${tx(schema)}.outbox_orders ${
+            tx({ id: order.orderId, body: tx.json(order) })
+          }`;
+          await outbox.add(tx, OrderPlaced(order));
+        });
+      },
+    };
+  }
 
-  // Iterations are counted, so the tables grow by as much in every run.
+  return {
+    pairs: [
+      postgresPair("postgres tx", sql, pgOutbox),
+      postgresPair(
+        "postgres tx, synchronous_commit off",
+        sqlNoSync,
+        pgOutboxNoSync,
+      ),
+      {
+        group: "kv atomic",
+        floorName: "kv.atomic().set().commit() (floor)",
+        addName: "kv.atomic().set() + outbox.add + commit()",
+        async floor(seq) {
+          const order = orderOf(seq);
+          await kv.atomic().set(["floor_orders", order.orderId], order)
+            .commit();
+        },
+        async withAdd(seq) {
+          const order = orderOf(seq);
+          const op = kv.atomic().set(["outbox_orders", order.orderId], order);
+          kvOutbox.add(op, OrderPlaced(order));
+          await op.commit();
+        },
+      },
+    ],
+    // Deno bench runs no asynchronous work once its benches are done: the
+    // schema is dropped by psql, synchronously, and the process's end
+    // closes the connections.
+    closeSync() {
+      kv.close();
+      removeKvFile(kvPath);
+      new Deno.Command("psql", {
+        args: [DATABASE, "-qc", `drop schema if exists "${schema}" cascade`],
+        stdout: "null",
+        stderr: "inherit",
+      }).outputSync();
+    },
+  };
+}
+
+function removeKvFile(path: string): void {
+  for (const suffix of ["", "-shm", "-wal"]) {
+    try {
+      Deno.removeSync(path + suffix);
+    } catch {
+      // Not made by SQLite in this run.
+    }
+  }
+}
+
+// Under `deno bench`. Iterations are counted, so the tables grow by as much
+// in every run (the outbox's table by 4,400 rows, never drained).
+if (!import.meta.main) {
+  const { pairs, closeSync } = await txPairs();
+  globalThis.addEventListener("unload", closeSync);
   const n = 2_000;
   const warmup = 200;
   let seq = 0;
+  for (const pair of pairs) {
+    Deno.bench({
+      name: pair.floorName,
+      group: pair.group,
+      baseline: true,
+      n,
+      warmup,
+      // An async function: Deno bench awaits only those.
+      async fn() {
+        await pair.floor(seq++);
+      },
+    });
+    Deno.bench({
+      name: pair.addName,
+      group: pair.group,
+      n,
+      warmup,
+      async fn() {
+        await pair.withAdd(seq++);
+      },
+    });
+  }
+}
 
-  Deno.bench({
-    name: "sql.begin + insert (floor)",
-    group: "postgres tx",
-    baseline: true,
-    n,
-    warmup,
-    async fn() {
-      const order = orderOf(seq++);
-      await sql.begin(async (tx) => {
-        await tx`insert into ${tx(schema)}.floor_orders ${
-          tx({ id: order.orderId, body: tx.json(order) })
-        }`;
-      });
-    },
-  });
+/** Times of one pair's cases, in milliseconds. */
+interface PairTimes {
+  readonly pair: TxPair;
+  readonly floor: number[];
+  readonly withAdd: number[];
+}
 
-  Deno.bench({
-    name: "sql.begin + insert + outbox.add",
-    group: "postgres tx",
-    n,
-    warmup,
-    async fn() {
-      const order = orderOf(seq++);
-      await sql.begin(async (tx) => {
-        await tx`insert into ${tx(schema)}.outbox_orders ${
-          tx({ id: order.orderId, body: tx.json(order) })
-        }`;
-        await pgOutbox.add(tx, OrderPlaced(order));
-      });
-    },
-  });
+// Business ids of the interleaved runs, never repeated across groups (which
+// share the business tables).
+let txSeq = 0;
 
-  Deno.bench({
-    name: "kv.atomic().set().commit() (floor)",
-    group: "kv atomic",
-    baseline: true,
-    n,
-    warmup,
-    async fn() {
-      const order = orderOf(seq++);
-      const op = kv.atomic().set(["floor_orders", order.orderId], order);
-      await op.commit();
-    },
-  });
-
-  Deno.bench({
-    name: "kv.atomic().set() + outbox.add + commit()",
-    group: "kv atomic",
-    n,
-    warmup,
-    async fn() {
-      const order = orderOf(seq++);
-      const op = kv.atomic().set(["outbox_orders", order.orderId], order);
-      kvOutbox.add(op, OrderPlaced(order));
-      await op.commit();
-    },
-  });
+// Under `deno run`: the two cases of a pair in turn (floor, add, add,
+// floor, ...), so that a busy neighbour or a slow disk weighs on both
+// alike; Deno bench runs one case after the other.
+async function interleaved(pair: TxPair, count: number): Promise<PairTimes> {
+  const floor: number[] = [];
+  const withAdd: number[] = [];
+  for (let i = 0; i < TX_WARM_UP; i++) {
+    await pair.floor(txSeq++);
+    await pair.withAdd(txSeq++);
+  }
+  for (let i = 0; i < count; i++) {
+    const order = i % 2 === 0
+      ? [pair.floor, pair.withAdd] as const
+      : [pair.withAdd, pair.floor] as const;
+    for (const run of order) {
+      const started = performance.now();
+      await run(txSeq++);
+      (run === pair.floor ? floor : withAdd).push(
+        performance.now() - started,
+      );
+    }
+  }
+  return { pair, floor, withAdd };
 }
 
 // ---------------------------------------------------------------------------
 // Part 2 (`deno run`): drain throughput and commit-to-delivery latency.
 
+/** Pairs of transactions timed in turn, per group. */
+const TX_PAIRS = Number(Deno.env.get("BENCH_TX_PAIRS") ?? 1_000);
+/** Pairs run before timing. */
+const TX_WARM_UP = 100;
 /** Messages committed before the relay or workers start. */
 const DRAIN = Number(Deno.env.get("BENCH_DRAIN") ?? 10_000);
 /** Messages committed one at a time while the relay or workers run. */
@@ -283,13 +379,7 @@ async function oursOnKv(): Promise<Contender> {
     },
     close() {
       kv.close();
-      for (const suffix of ["", "-shm", "-wal"]) {
-        try {
-          Deno.removeSync(path + suffix);
-        } catch {
-          // Not made by SQLite in this run.
-        }
-      }
+      removeKvFile(path);
       return Promise.resolve();
     },
   };
@@ -578,6 +668,20 @@ if (import.meta.main) {
     ["postgres", oursOnPostgres],
     ["kv", oursOnKv],
   ];
+  const txTimes: PairTimes[] = [];
+  if (only === undefined || only.includes("tx")) {
+    const { pairs, closeSync } = await txPairs();
+    try {
+      for (const pair of pairs) txTimes.push(await interleaved(pair, TX_PAIRS));
+    } finally {
+      closeSync();
+    }
+    console.error(
+      `transactions done after ${
+        ((performance.now() - began) / 1_000).toFixed(0)
+      } s`,
+    );
+  }
   const rows: Row[] = [];
   for (const [key, make] of makers) {
     if (only !== undefined && !only.includes(key)) continue;
@@ -606,25 +710,49 @@ if (import.meta.main) {
     }
   }
 
-  console.log(
-    `drain: ${DRAIN.toLocaleString("en-US")} messages committed first; ` +
-      `latency: ${
-        PACED.toLocaleString("en-US")
-      } messages, one committed every ${PACE_MS} ms`,
-  );
-  console.log();
-  console.log(
-    "| case | drain, delivered + marked | p50 | p99 | paced commits | duplicates |",
-  );
-  console.log("| ---- | ------: | --: | --: | ------: | --: |");
-  for (const row of rows) {
+  if (txTimes.length > 0) {
     console.log(
-      `| ${row.name} | ${perSecond(row.drain.rate)} | ${time(row.p50)} | ${
-        time(row.p99)
-      } | ${perSecond(row.paced.rate)} | ${
-        row.drain.duplicates + row.paced.duplicates
-      } |`,
+      `transactions: ${TX_PAIRS.toLocaleString("en-US")} of each case, in turn`,
     );
+    console.log();
+    console.log(
+      "| group | floor p50 | + add p50 | × floor | floor p75 | + add p75 | × floor | ≤ 1.3× |",
+    );
+    console.log("| ----- | --: | --: | --: | --: | --: | --: | --- |");
+    for (const { pair, floor, withAdd } of txTimes) {
+      const p50 = percentile(withAdd, 0.5) / percentile(floor, 0.5);
+      const p75 = percentile(withAdd, 0.75) / percentile(floor, 0.75);
+      console.log(
+        `| ${pair.group} | ${time(percentile(floor, 0.5))} | ${
+          time(percentile(withAdd, 0.5))
+        } | ${p50.toFixed(2)} | ${time(percentile(floor, 0.75))} | ${
+          time(percentile(withAdd, 0.75))
+        } | ${p75.toFixed(2)} | ${p50 <= 1.3 ? "yes" : "no"} |`,
+      );
+    }
+    console.log();
+  }
+  if (rows.length > 0) {
+    console.log(
+      `drain: ${DRAIN.toLocaleString("en-US")} messages committed first; ` +
+        `latency: ${
+          PACED.toLocaleString("en-US")
+        } messages, one committed every ${PACE_MS} ms`,
+    );
+    console.log();
+    console.log(
+      "| case | drain, delivered + marked | p50 | p99 | paced commits | duplicates |",
+    );
+    console.log("| ---- | ------: | --: | --: | ------: | --: |");
+    for (const row of rows) {
+      console.log(
+        `| ${row.name} | ${perSecond(row.drain.rate)} | ${time(row.p50)} | ${
+          time(row.p99)
+        } | ${perSecond(row.paced.rate)} | ${
+          row.drain.duplicates + row.paced.duplicates
+        } |`,
+      );
+    }
   }
   const peers = rows.filter((row) =>
     row.name.startsWith("pg-boss") || row.name.startsWith("graphile")

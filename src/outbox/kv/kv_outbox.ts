@@ -102,6 +102,28 @@ function cut(error: string): string {
     : error;
 }
 
+// SQLite (Deno KV on a local file) refuses a write that meets another
+// connection's, "database is locked", rather than waiting: relays sharing a
+// file try again after a short random pause, a bounded number of times.
+const BUSY_TRIES = 50;
+
+function isBusy(error: unknown): boolean {
+  return error instanceof Error &&
+    /database is locked|busy/i.test(error.message);
+}
+
+async function unlessBusy<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= BUSY_TRIES || !isBusy(error)) throw error;
+      const pauseMs = 1 + Math.random() * Math.min(50, 2 ** attempt);
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+}
+
 function numberOr(value: unknown, fallback: number): number {
   return typeof value === "number" && Number.isFinite(value) ? value : fallback;
 }
@@ -268,7 +290,7 @@ export function createKvOutbox(
       const chunk = items.slice(start, start + CHECKS_PER_OPERATION);
       const op = kv.atomic();
       for (const item of chunk) build(op, item);
-      const result = await op.commit();
+      const result = await unlessBusy(() => op.commit());
       if (result.ok) {
         for (let index = 0; index < chunk.length; index++) {
           stamps.push(result.versionstamp);
@@ -279,7 +301,7 @@ export function createKvOutbox(
       for (const item of chunk) {
         const one = kv.atomic();
         build(one, item);
-        const alone = await one.commit();
+        const alone = await unlessBusy(() => one.commit());
         stamps.push(alone.ok ? alone.versionstamp : undefined);
       }
     }
@@ -293,13 +315,18 @@ export function createKvOutbox(
     fallback: (op: Deno.AtomicOperation) => void,
   ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
     try {
-      const op = kv.atomic();
-      build(op);
-      return await op.commit();
-    } catch {
-      const op = kv.atomic();
-      fallback(op);
-      return await op.commit();
+      return await unlessBusy(() => {
+        const op = kv.atomic();
+        build(op);
+        return op.commit();
+      });
+    } catch (error) {
+      if (isBusy(error)) throw error;
+      return await unlessBusy(() => {
+        const op = kv.atomic();
+        fallback(op);
+        return op.commit();
+      });
     }
   }
 
@@ -345,16 +372,20 @@ export function createKvOutbox(
       }
     },
     async claim(limit, leaseMs) {
-      seenSignal = (await kv.get(signalKey)).versionstamp;
+      seenSignal = (await unlessBusy(() => kv.get(signalKey))).versionstamp;
       const now = clock.now();
-      nextDueAt = Infinity;
       const held = new Set<string>();
       const found: Deno.KvEntry<unknown>[] = [];
-      const iterator = kv.list({ prefix: entries }, {
-        limit: Math.max(MIN_SCAN, 10 * limit),
-        batchSize: 500,
-      });
-      for await (const item of iterator) {
+      const scanned = await unlessBusy(() =>
+        Array.fromAsync(
+          kv.list({ prefix: entries }, {
+            limit: Math.max(MIN_SCAN, 10 * limit),
+            batchSize: 500,
+          }),
+        )
+      );
+      nextDueAt = Infinity;
+      for (const item of scanned) {
         const value = item.value;
         const orderingKey = fieldOf(value, "orderingKey");
         if (typeof orderingKey === "string") {
@@ -442,13 +473,16 @@ export function createKvOutbox(
     async retry(claim, delayMs, error) {
       const ref = claim.ref as Ref;
       const value = ref.value as Stored;
-      await kv.atomic().check(ref).set(ref.key, {
+      const retried = {
         ...value,
         attempts: value.attempts + 1,
         availableAt: clock.now() + delayMs,
         leasedUntil: 0,
         error: cut(error),
-      }).commit();
+      };
+      await unlessBusy(() =>
+        kv.atomic().check(ref).set(ref.key, retried).commit()
+      );
     },
     async bury(claim, error) {
       const ref = claim.ref as Ref;
@@ -470,9 +504,11 @@ export function createKvOutbox(
       );
     },
     async pending() {
-      let count = 0;
-      for await (const _ of kv.list({ prefix: entries })) count++;
-      return count;
+      return await unlessBusy(async () => {
+        let count = 0;
+        for await (const _ of kv.list({ prefix: entries })) count++;
+        return count;
+      });
     },
     wait(ms, signal) {
       if (signal.aborted) return Promise.resolve();

@@ -65,6 +65,8 @@ interface TxPair {
 /** The pairs, on a schema and a file of their own, and how to drop them. */
 interface TxPairs {
   readonly pairs: readonly TxPair[];
+  /** Drops the schema and the file, and ends the connections. */
+  close(): Promise<void>;
   /** Drops the schema and the file; waits for nothing (see below). */
   closeSync(): void;
 }
@@ -150,6 +152,14 @@ async function txPairs(): Promise<TxPairs> {
         },
       },
     ],
+    async close() {
+      kv.close();
+      removeKvFile(kvPath);
+      await pgOutbox.close();
+      await pgOutboxNoSync.close();
+      await sql.unsafe(`drop schema if exists "${schema}" cascade`);
+      await Promise.all([sql.end(), sqlNoSync.end()]);
+    },
     // Deno bench runs no asynchronous work once its benches are done: the
     // schema is dropped by psql, synchronously, and the process's end
     // closes the connections.
@@ -676,11 +686,11 @@ if (import.meta.main) {
   ];
   const txTimes: PairTimes[] = [];
   if (only === undefined || only.includes("tx")) {
-    const { pairs, closeSync } = await txPairs();
+    const { pairs, close } = await txPairs();
     try {
       for (const pair of pairs) txTimes.push(await interleaved(pair, TX_PAIRS));
     } finally {
-      closeSync();
+      await close();
     }
     console.error(
       `transactions done after ${

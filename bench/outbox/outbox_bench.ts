@@ -300,21 +300,42 @@ interface Contender {
   close(): Promise<void>;
 }
 
-async function oursOnPostgres(): Promise<Contender> {
-  const schema = `${RUN}_ours`;
+// The producers commit on `sql`, with PostgreSQL's defaults. With
+// `relayNoSync`, the relay has a connection of its own whose commits (its
+// leases and deletions) do not wait for the disk: a crash of the server can
+// lose the last of them, and those messages are delivered again, with the
+// same ids, as after a relay's crash.
+async function oursOnPostgres(relayNoSync: boolean): Promise<Contender> {
+  const schema = `${RUN}_ours${relayNoSync ? "_nosync" : ""}`;
   const sql = postgres(DATABASE, { max: 10, onnotice: () => {} });
   await sql.unsafe(`create schema "${schema}"`);
   const outbox = createPostgresOutbox(sql, { schema, table: "outbox" });
   await outbox.migrate();
+  const relaySql = relayNoSync
+    ? postgres(DATABASE, {
+      max: 10,
+      onnotice: () => {},
+      connection: { synchronous_commit: "off" },
+    })
+    : sql;
+  const relayOutbox = relayNoSync
+    ? createPostgresOutbox(relaySql, { schema, table: "outbox" })
+    : outbox;
   const bus = createAsyncBus();
   let deliver: (seq: number) => void = () => {};
   bus.subscribe(OrderPlaced, (event) => deliver(event.payload.seq));
   let controller = new AbortController();
   let relaying: Promise<void> = Promise.resolve();
   return {
-    name: "createPostgresOutbox relay",
+    name: relayNoSync
+      ? "createPostgresOutbox relay, synchronous_commit off"
+      : "createPostgresOutbox relay",
     settings:
-      `one relay, batchSize ${BATCH}, pollMs 1000 (woken by LISTEN/NOTIFY), a 10-connection pool`,
+      `one relay, batchSize ${BATCH}, pollMs 1000 (woken by LISTEN/NOTIFY), ${
+        relayNoSync
+          ? "a 10-connection pool of its own with synchronous_commit off (the producers' has PostgreSQL's default, on)"
+          : "a 10-connection pool shared with the producers"
+      }`,
     async fill(from, count) {
       for (let done = 0; done < count; done += FILL) {
         await sql.begin(async (tx) => {
@@ -330,7 +351,7 @@ async function oursOnPostgres(): Promise<Contender> {
     start(given) {
       deliver = given;
       controller = new AbortController();
-      relaying = outbox.relay(bus, {
+      relaying = relayOutbox.relay(bus, {
         batchSize: BATCH,
         pollMs: 1_000,
         signal: controller.signal,
@@ -343,7 +364,9 @@ async function oursOnPostgres(): Promise<Contender> {
       await relaying;
     },
     async close() {
+      await relayOutbox.close();
       await outbox.close();
+      if (relayNoSync) await relaySql.end();
       await sql.unsafe(`drop schema if exists "${schema}" cascade`);
       await sql.end();
     },
@@ -681,7 +704,8 @@ if (import.meta.main) {
   const makers: [string, () => Promise<Contender>][] = [
     ["pg-boss", pgBoss],
     ["graphile-worker", graphileWorker],
-    ["postgres", oursOnPostgres],
+    ["postgres", () => oursOnPostgres(false)],
+    ["postgres-nosync", () => oursOnPostgres(true)],
     ["kv", oursOnKv],
   ];
   const txTimes: PairTimes[] = [];

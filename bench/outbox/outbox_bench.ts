@@ -1,14 +1,15 @@
 // The outbox beside its floors and two job queues on the same PostgreSQL.
 //
 // Under `deno bench`: what `add` costs inside a transaction, a PostgreSQL
-// transaction (`sql.begin`, one business insert) and a Deno KV atomic
-// operation (one business `set`), each alone as the floor and with
-// `outbox.add`.
+// transaction (`sql.begin`, one business insert; also with
+// `synchronous_commit` off) and a Deno KV atomic operation (one business
+// `set`), each alone as the floor and with `outbox.add`.
 //
-// Under `deno run`: throughput and latency of delivery, for the PostgreSQL
-// and Deno KV outboxes (a relay delivering to a bus) and for pg-boss and
-// graphile-worker (workers running a handler), each on schemas (or a file)
-// of its own that are dropped at the end:
+// Under `deno run`: the same transactions timed in turn, then throughput and
+// latency of delivery, for the PostgreSQL and Deno KV outboxes (a relay
+// delivering to a bus) and for pg-boss and graphile-worker (workers running
+// a handler), each on schemas (or a file) of its own that are dropped at the
+// end:
 // - drain: messages committed beforehand, then the relay or workers start;
 //   timed until every message reached its handler and is marked done;
 // - latency: one message committed at a steady rate while the relay or

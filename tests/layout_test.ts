@@ -36,17 +36,23 @@ const FAMILIES = [
   "transports",
   "transports/nats",
   "outbox",
+  "outbox/kv",
+  "outbox/postgres",
 ];
 
 // The npm clients a broker's folder may import, and only it.
 const CLIENTS: Readonly<Record<string, readonly string[]>> = {
   "transports/nats": ["@nats-io/transport-node", "@nats-io/jetstream"],
+  "outbox/postgres": ["postgres"],
 };
 
 // What a family may import besides itself, core and node built-ins: a
 // broker's folder, the transport seam above it.
 const ALSO: Readonly<Record<string, readonly string[]>> = {
   "transports/nats": ["../_remote_bus.ts", "../_wire.ts"],
+  // A store's folder: the outbox above it.
+  "outbox/kv": ["../outbox.ts"],
+  "outbox/postgres": ["../outbox.ts"],
   // The fakes for unit tests include the memory outbox.
   testing: ["../outbox/memory.ts", "../outbox/outbox.ts"],
 };

@@ -408,7 +408,18 @@ Deno.test("createKvOutbox() with three relays in three processes delivers 10,000
       }
     }
   };
+  // Bounded: a relay that does not stop on SIGTERM is killed, and the
+  // counts below say what was missed.
   const timer = setTimeout(stopAll, 45_000);
+  const killer = setTimeout(() => {
+    for (const child of children) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It has exited already.
+      }
+    }
+  }, 50_000);
   const counts = new Map<number, number>();
   const firstOrder = new Map<string, number[]>();
   await Promise.all(children.map(async (child) => {
@@ -434,6 +445,7 @@ Deno.test("createKvOutbox() with three relays in three processes delivers 10,000
     await child.status;
   }));
   clearTimeout(timer);
+  clearTimeout(killer);
   const elapsedMs = Date.now() - started;
   const duplicates = [...counts.values()].reduce(
     (sum, count) => sum + count - 1,

@@ -22,7 +22,7 @@ import {
   timerMsOption,
 } from "./_options.ts";
 import { type RateLimitedLog, rateLimitedLog } from "./_rate_limited_log.ts";
-import { RESOLVED } from "./_terminals.ts";
+import { CLOSE_AFTER, PUBLISH_QUEUED, RESOLVED } from "./_terminals.ts";
 import type { AnyMessage, EventMessage } from "./messages.ts";
 import type { EventQueueOptions } from "./async_bus.ts";
 import type {
@@ -169,6 +169,8 @@ interface Held {
   gone: boolean;
 }
 
+type CloseAfter = (before: Promise<unknown>) => Promise<void>;
+
 /**
  * Puts `bus`'s publishes (those made on the bus itself) through an event
  * queue, and adds `queue`, `drain()` and `close()` to it.
@@ -190,7 +192,10 @@ export function withEventQueue(
     redact,
     onError,
   } = settings;
-  const direct = bus.publish as Publish;
+  // Deliveries go on while the bus closes: they are not new work.
+  const direct = (bus as unknown as Record<typeof PUBLISH_QUEUED, Publish>)[
+    PUBLISH_QUEUED
+  ];
   // Under "adaptive", `backpressure` holds publishes back from `highWater`
   // on, so the queue never reaches `maxSize`.
   const adaptive = strategy === "adaptive";
@@ -630,10 +635,16 @@ export function withEventQueue(
     });
   }
 
+  // The queue drains first, then the bus closes the rest.
+  const closeAfter = (bus as unknown as Record<typeof CLOSE_AFTER, CloseAfter>)[
+    CLOSE_AFTER
+  ];
+  const close = () => closing ??= closeAfter(shutDown());
   return Object.assign(bus, {
     publish,
     queue,
     drain,
-    close: () => closing ??= shutDown(),
+    close,
+    [Symbol.asyncDispose]: close,
   }) as unknown as QueuedAsyncMessageBus;
 }

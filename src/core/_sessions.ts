@@ -8,13 +8,71 @@ import {
   type Router,
 } from "./_context.ts";
 import type { Handler, Registry } from "./_registry.ts";
-import type { AnyDefinition, AnyMessage } from "./messages.ts";
-import type { SubscribeOptions, Unregister } from "./types.ts";
+import type { AnyDefinition, AnyMessage, MessageKind } from "./messages.ts";
+import type { RegisteredEvent, SubscribeOptions, Unregister } from "./types.ts";
 
-/** A bus's sessions: how to open one, and how many are open. */
+/** A bus's sessions: how to open one, how many are open, closing them all. */
 export interface Sessions {
   open(id?: string): object;
   readonly active: number;
+  /** Closes every open session (the async ones after their handlers). */
+  closeAll(): void | Promise<void>;
+  /** Removes at once what the sessions still closing registered. */
+  removeAll(): void;
+}
+
+/** The names registered, per kind, and how many registrations hold each. */
+export type RegisteredNames = Record<MessageKind, Map<string, number>>;
+
+/** An empty {@linkcode RegisteredNames}. */
+export function registeredNames(): RegisteredNames {
+  return {
+    query: new Map(),
+    command: new Map(),
+    event: new Map(),
+    task: new Map(),
+  };
+}
+
+/** Counts one registration of `name`; returns what takes it back. */
+export function countName(
+  names: RegisteredNames,
+  kind: MessageKind,
+  name: string,
+): () => void {
+  const table = names[kind];
+  table.set(name, (table.get(name) ?? 0) + 1);
+  let counted = true;
+  return () => {
+    if (!counted) return;
+    counted = false;
+    const left = table.get(name)! - 1;
+    if (left === 0) table.delete(name);
+    else table.set(name, left);
+  };
+}
+
+/** The methods of `Registrations` over `names`. */
+export function registrationsOf(names: RegisteredNames): {
+  registeredQueries(): string[];
+  registeredCommands(): string[];
+  registeredTasks(): string[];
+  registeredEvents(): RegisteredEvent[];
+} {
+  return {
+    registeredQueries: () => sortedNames(names.query),
+    registeredCommands: () => sortedNames(names.command),
+    registeredTasks: () => sortedNames(names.task),
+    registeredEvents: () =>
+      sortedNames(names.event).map((type) => ({
+        type,
+        subscribers: names.event.get(type)!,
+      })),
+  };
+}
+
+function sortedNames(table: ReadonlyMap<string, unknown>): string[] {
+  return [...table.keys()].sort();
 }
 
 type Method = "send" | "execute" | "publish" | "dispatch";
@@ -56,11 +114,16 @@ export function createSessions(
   async: boolean,
 ): Sessions {
   let active = 0;
+  let refused: string | undefined;
+  // Each open session's close(), and what removes its registrations now.
+  const closers = new Map<() => void | Promise<void>, () => void>();
 
   function open(given?: string): object {
+    if (refused !== undefined) throw new Error(refused);
     const id = sessionIdOption(given);
     active++;
     const removers = new Set<Unregister>();
+    const names = registeredNames();
     let closed = false;
     let closing: Promise<void> | undefined;
     let inFlight = 0;
@@ -88,7 +151,16 @@ export function createSessions(
       return result;
     }
 
-    function keep(remove: Unregister): Unregister {
+    function keep(
+      kind: MessageKind,
+      definition: AnyDefinition,
+      registered: Unregister,
+    ): Unregister {
+      const uncount = countName(names, kind, definition.name);
+      const remove = () => {
+        uncount();
+        registered();
+      };
       removers.add(remove);
       return () => {
         removers.delete(remove);
@@ -106,6 +178,8 @@ export function createSessions(
       ): Unregister => {
         if (closed) throw refuse(`${method}()`);
         return keep(
+          KIND[method],
+          definition,
           registry[method](
             definition,
             async && typeof handler === "function"
@@ -126,6 +200,8 @@ export function createSessions(
       if (closed) throw refuse("subscribe()");
       const module = options?.module ?? id;
       return keep(
+        "event",
+        definition,
         registry.subscribe(
           definition,
           async && typeof handler === "function"
@@ -148,6 +224,8 @@ export function createSessions(
     }
 
     function removeAll(): void {
+      if (!closers.delete(close)) return;
+      closed = true;
       for (const remove of [...removers]) remove();
       removers.clear();
       active--;
@@ -170,8 +248,10 @@ export function createSessions(
       return closing;
     }
 
+    closers.set(close, removeAll);
     const session = {
       id,
+      ...registrationsOf(names),
       send: dispatching("send"),
       execute: dispatching("execute"),
       publish: dispatching("publish"),
@@ -194,5 +274,20 @@ export function createSessions(
     get active() {
       return active;
     },
+    closeAll() {
+      refused ??=
+        "Cannot open a session: the bus is closed (close() was called)";
+      const closing = [...closers.keys()].map((close) => close());
+      return async ? Promise.all(closing).then(() => {}) : undefined;
+    },
+    removeAll() {
+      for (const remove of [...closers.values()]) remove();
+    },
   };
 }
+
+const KIND = {
+  registerQuery: "query",
+  registerCommand: "command",
+  registerTask: "task",
+} as const;

@@ -44,12 +44,25 @@ import {
   type Registry,
   removedSubscriber,
   type Routes,
+  type Subscribed,
   type Subscriber,
 } from "./_registry.ts";
 import type { AnyDefinition, AnyMessage, MessageKind } from "./messages.ts";
 import { createSessions } from "./_sessions.ts";
 import { createBatches } from "./_batches.ts";
-import type { HandlerCall, HandlerObserver } from "./types.ts";
+import {
+  assertHandles,
+  closedDispatch,
+  closedRegistration,
+  routesRegistrations,
+  within,
+} from "./_lifecycle.ts";
+import type {
+  HandlerCall,
+  HandlerObserver,
+  SubscribeOptions,
+  Unregister,
+} from "./types.ts";
 
 /** A terminal dispatch: a message and its context. */
 export type Terminal = (message: AnyMessage, context: Context) => unknown;
@@ -334,8 +347,14 @@ export function assemble<B>(
   terminals: TerminalSet,
   compose: ((kind: MessageKind, terminal: Terminal) => Terminal) | undefined,
   async: boolean,
+  closeSettings?: CloseSettings,
 ): B {
-  return assembleOver(registry, createRouter(terminals, compose, async), async);
+  return assembleOver(
+    registry,
+    createRouter(terminals, compose, async),
+    async,
+    closeSettings,
+  );
 }
 
 /**
@@ -369,11 +388,30 @@ export function createRouter(
   };
 }
 
-/** A bus's methods over `router`, registering into `registry`. */
+/** How a bus closes; see `assembleOver`. */
+export interface CloseSettings {
+  /** The factory's name, for messages. */
+  readonly factory: string;
+  /** How long an async close() waits for sessions and batches. */
+  readonly timeoutMs: number;
+}
+
+const DEFAULT_CLOSE: CloseSettings = {
+  factory: "createAsyncBus",
+  timeoutMs: 5_000,
+};
+
+/**
+ * A bus's methods over `router`, registering into `registry`: dispatch and
+ * registration, sessions, batches, what it handles, and `close()`. The
+ * async bus's `close(before)` takes what it must wait for first (its event
+ * queue draining).
+ */
 export function assembleOver<B>(
   registry: Registry,
   router: Router,
   async: boolean,
+  closeSettings: CloseSettings = DEFAULT_CLOSE,
 ): B {
   const root = rootContext(router);
   const { send, execute, publish, dispatch } = router;
@@ -381,46 +419,146 @@ export function assembleOver<B>(
   // `batches.close()` is what a close() of the bus is to call: it flushes
   // the events its batch subscriptions hold.
   const batches = createBatches(registry, router, root, async);
+  // Read on every dispatch made on the bus itself: one boolean, so a closed
+  // bus refuses work without touching the routing tables' hot path. Nested
+  // dispatches (through a handler's context) are not refused: the handlers
+  // in flight finish their work while the bus closes.
+  let open = true;
+  let closing: Promise<void> | undefined;
+  const removers = new Set<Unregister>();
+
+  // A dispatch with options, or on a closed bus.
+  function entered(method: Method, message: AnyMessage, options: unknown) {
+    if (open) return router.withOptions(method, message, root, options);
+    const error = closedDispatch(KIND_OF[method], message);
+    if (async) return Promise.reject(error);
+    throw error;
+  }
+
+  function kept(kind: MessageKind, method: RegisterMethod) {
+    return (
+      definition: AnyDefinition,
+      handler: Handler,
+      options?: unknown,
+    ): Unregister => {
+      if (!open) {
+        const refused = closedRegistration(kind, definition, method);
+        if (refused !== undefined) throw refused;
+      }
+      const registered = method === "subscribe"
+        ? registry.subscribe(
+          definition,
+          handler,
+          options as SubscribeOptions | undefined,
+        )
+        : registry[method](definition, handler, undefined, options);
+      const remove = () => {
+        removers.delete(remove);
+        registered();
+      };
+      removers.add(remove);
+      // The registry's subscriber id stays readable on the remover.
+      const id = (registered as Partial<Subscribed>).subscriberId;
+      return id === undefined
+        ? remove
+        : Object.assign(remove, { subscriberId: id });
+    };
+  }
+
+  function removeAll(): void {
+    for (const remove of [...removers]) remove();
+  }
+
+  function closeSync(): void {
+    if (!open) return;
+    open = false;
+    sessions.closeAll();
+    void batches.close();
+    removeAll();
+  }
+
+  function closeAsync(before?: Promise<unknown>): Promise<void> {
+    return closing ??= (async () => {
+      open = false;
+      if (before !== undefined) await before;
+      const { factory, timeoutMs } = closeSettings;
+      const finished = await within(
+        Promise.all([sessions.closeAll(), batches.close()]),
+        timeoutMs,
+      );
+      if (!finished) {
+        console.warn(
+          `${factory}: close() stopped waiting after closeTimeoutMs (${timeoutMs} ms) for the handlers in flight of its sessions and batch subscriptions; every registration is removed now`,
+        );
+        sessions.removeAll();
+      }
+      removeAll();
+    })();
+  }
+
+  const close = async ? closeAsync : closeSync;
   return {
     send: (query: AnyMessage, options?: unknown) =>
-      options === undefined
+      options === undefined && open
         ? send(query, root)
-        : router.withOptions("send", query, root, options),
+        : entered("send", query, options),
     execute: (command: AnyMessage, options?: unknown) =>
-      options === undefined
+      options === undefined && open
         ? execute(command, root)
-        : router.withOptions("execute", command, root, options),
+        : entered("execute", command, options),
     publish: (event: AnyMessage, options?: unknown) =>
-      options === undefined
+      options === undefined && open
         ? publish(event, root)
-        : router.withOptions("publish", event, root, options),
+        : entered("publish", event, options),
     dispatch: (task: AnyMessage, options?: unknown) =>
-      options === undefined
+      options === undefined && open
         ? dispatch(task, root)
-        : router.withOptions("dispatch", task, root, options),
-    registerQuery: (
-      definition: AnyDefinition,
-      handler: Handler,
-      options?: unknown,
-    ) => registry.registerQuery(definition, handler, undefined, options),
-    registerCommand: (
-      definition: AnyDefinition,
-      handler: Handler,
-      options?: unknown,
-    ) => registry.registerCommand(definition, handler, undefined, options),
-    subscribe: registry.subscribe,
-    registerTask: (
-      definition: AnyDefinition,
-      handler: Handler,
-      options?: unknown,
-    ) => registry.registerTask(definition, handler, undefined, options),
+        : entered("dispatch", task, options),
+    registerQuery: kept("query", "registerQuery"),
+    registerCommand: kept("command", "registerCommand"),
+    subscribe: kept("event", "subscribe"),
+    registerTask: kept("task", "registerTask"),
     ...batches.methods,
     session: sessions.open,
     get activeSessions() {
       return sessions.active;
     },
+    ...routesRegistrations(registry.routes),
+    assertHandles: (...definitions: AnyDefinition[]) =>
+      assertHandles(registry.routes, definitions),
+    close: () => close(),
+    [async ? Symbol.asyncDispose : Symbol.dispose]: () => close(),
+    // For the event queue: it drains before the bus closes, and delivers
+    // what it accepted while the bus refuses new work.
+    [CLOSE_AFTER]: close,
+    [PUBLISH_QUEUED]: (event: AnyMessage, options?: unknown) =>
+      options === undefined
+        ? publish(event, root)
+        : router.withOptions("publish", event, root, options),
   } as B;
 }
+
+/** Where an asynchronous bus keeps the publish its event queue delivers with. */
+export const PUBLISH_QUEUED: unique symbol = Symbol("publishQueued");
+
+/**
+ * Where an asynchronous bus keeps its close(before): the event queue calls
+ * it with its own draining, so the bus waits for the queue first.
+ */
+export const CLOSE_AFTER: unique symbol = Symbol("closeAfter");
+
+type RegisterMethod =
+  | "registerQuery"
+  | "registerCommand"
+  | "registerTask"
+  | "subscribe";
+
+const KIND_OF = {
+  send: "query",
+  execute: "command",
+  publish: "event",
+  dispatch: "task",
+} as const;
 
 /**
  * The asynchronous bus's chain: middleware only ever see messages of the

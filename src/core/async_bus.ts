@@ -30,6 +30,7 @@ import type { EventMessage } from "./messages.ts";
 import type { Clock } from "./clock.ts";
 import { eventQueueSettings, withEventQueue } from "./_event_queue.ts";
 import { gaugeSinkOption, observeBus } from "./_bus_gauges.ts";
+import { timerMsOption } from "./_options.ts";
 
 /** Options of {@linkcode createAsyncBus}. */
 export interface AsyncBusOptions {
@@ -53,6 +54,14 @@ export interface AsyncBusOptions {
    * `Metrics` from `createMetrics()` of `@monolith/message-bus/observability`.
    */
   readonly metrics?: GaugeSink;
+  /**
+   * How long `close()` waits for the handlers in flight of the bus's sessions
+   * and batch subscriptions (after its event queue has drained) before it
+   * removes every registration anyway, at most 2147483647 (2³¹ − 1).
+   *
+   * @default {5000}
+   */
+  readonly closeTimeoutMs?: number;
 }
 
 /**
@@ -207,6 +216,13 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
     ? undefined
     : eventQueueSettings(options.eventQueue);
   const gauges = gaugeSinkOption("createAsyncBus", options.metrics);
+  const closeTimeoutMs = timerMsOption(
+    "createAsyncBus()",
+    "closeTimeoutMs",
+    options.closeTimeoutMs ?? 5_000,
+    (ms) => Number.isFinite(ms) && ms >= 0,
+    "a non-negative number of milliseconds",
+  );
   const registry = createRegistry({
     adapt: (handler, module) =>
       takesContext(handler)
@@ -223,6 +239,7 @@ export function createAsyncBus(options: AsyncBusOptions = {}): AsyncMessageBus {
       : (kind, terminal) =>
         kindChecked(kind, composeAsync(middleware, terminal as AsyncDispatch)),
     true,
+    { factory: "createAsyncBus", timeoutMs: closeTimeoutMs },
   );
   if (gauges !== undefined) observeBus(gauges, registry.routes, bus);
   return queueSettings === undefined

@@ -117,6 +117,44 @@ export class NoHandlerError extends MessageError {
 }
 
 /**
+ * A dispatch or a registration was made on a bus that is closed (or
+ * closing: see `close()`).
+ *
+ * @example Dispatching after close()
+ * ```ts
+ * import { BusClosedError, createBus, defineQuery } from "@monolith/message-bus";
+ * import { throws } from "node:assert/strict";
+ *
+ * const GetUser = defineQuery<string, string>("GetUser");
+ * const bus = createBus();
+ * bus.registerQuery(GetUser, (q) => q.payload);
+ * bus.close();
+ * throws(
+ *   () => bus.send(GetUser("u1")),
+ *   (error) => error instanceof BusClosedError && error.type === "GetUser",
+ * );
+ * ```
+ */
+export class BusClosedError extends MessageError {
+  /**
+   * Creates the error for a dispatch or registration refused by a closed
+   * bus.
+   *
+   * @param kind The kind of the message.
+   * @param type The name of the message.
+   * @param method What was called: "send", "registerQuery", ...
+   */
+  constructor(kind: MessageKind, type: string, method: string) {
+    super(
+      kind,
+      type,
+      `Cannot ${method}() ${kind} "${type}": the bus is closed (close() was called). Dispatch and register before closing, or create another bus`,
+    );
+    this.name = "BusClosedError";
+  }
+}
+
+/**
  * A dispatch ran past its time limit (see the `timeout` middleware of
  * `@monolith/message-bus/resilience`). The handler's `context.signal` aborted
  * with this error as its reason.

@@ -8,6 +8,7 @@
  */
 
 import type {
+  AnyDefinition,
   AnyMessage,
   CommandDefinition,
   CommandMessage,
@@ -330,6 +331,47 @@ export type AsyncTaskHandler<P> = (
 ) => void | PromiseLike<void>;
 
 // ---------------------------------------------------------------------------
+// Introspection
+
+/** An event a bus or session has subscribers for, and how many. */
+export interface RegisteredEvent {
+  /** The event's name. */
+  readonly type: string;
+  /** How many subscribers it has there. */
+  readonly subscribers: number;
+}
+
+/**
+ * What a bus or a session can say it handles: the names of the messages it
+ * has handlers for, sorted. A session lists what was registered through it.
+ */
+export interface Registrations {
+  /** The queries with a handler, by name. */
+  registeredQueries(): string[];
+  /** The commands with a handler, by name. */
+  registeredCommands(): string[];
+  /** The tasks with a handler, by name. */
+  registeredTasks(): string[];
+  /** The events with subscribers, by name, with their subscriber counts. */
+  registeredEvents(): RegisteredEvent[];
+}
+
+/** A bus's startup check; see `assertHandles`. */
+export interface HandlerCheck {
+  /**
+   * Checks that every definition given has a handler on this bus (an event:
+   * at least one subscriber), and throws one error that lists every one
+   * missing: run it once the modules are registered, before the bus takes
+   * work.
+   *
+   * @throws {AggregateError} When any is missing: its message lists them
+   * all, its `errors` hold a `NoHandlerError` for each.
+   * @throws {TypeError} When an argument is not a message definition.
+   */
+  assertHandles(...definitions: readonly AnyDefinition[]): void;
+}
+
+// ---------------------------------------------------------------------------
 // Narrow interfaces: the synchronous bus
 
 /** Sends queries and returns their typed results (synchronous bus). */
@@ -438,6 +480,7 @@ export interface Session
     QueryRegistry,
     MessageDispatcher,
     HandlerRegistry,
+    Registrations,
     Disposable {
   /** The session's id. */
   readonly id: string;
@@ -448,9 +491,19 @@ export interface Session
   close(): void;
 }
 
-/** The whole synchronous bus: every dispatch and registration method. */
+/**
+ * The whole synchronous bus: every dispatch and registration method, what it
+ * handles, and `close()`.
+ */
 export interface MessageBus
-  extends QueryDispatcher, QueryRegistry, MessageDispatcher, HandlerRegistry {
+  extends
+    QueryDispatcher,
+    QueryRegistry,
+    MessageDispatcher,
+    HandlerRegistry,
+    Registrations,
+    HandlerCheck,
+    Disposable {
   /**
    * Opens a {@linkcode Session}, with the id given or a new one.
    *
@@ -474,6 +527,13 @@ export interface MessageBus
     messages: M,
     options?: HandleAllOptions,
   ): HandledResults<M>;
+  /**
+   * Closes the bus: its sessions close, everything registered is removed,
+   * and from then on every dispatch and registration throws a
+   * `BusClosedError` (a session cannot be opened). `using bus = createBus()`
+   * calls it at the end of the scope. Calling it again does nothing.
+   */
+  close(): void;
 }
 
 // ---------------------------------------------------------------------------
@@ -562,6 +622,7 @@ export interface AsyncSession
     AsyncQueryRegistry,
     AsyncMessageDispatcher,
     AsyncHandlerRegistry,
+    Registrations,
     AsyncDisposable {
   /** The session's id. */
   readonly id: string;
@@ -573,13 +634,20 @@ export interface AsyncSession
   close(): Promise<void>;
 }
 
-/** The whole asynchronous bus: every dispatch and registration method. */
+/**
+ * The whole asynchronous bus: every dispatch and registration method, what
+ * it handles, and `close()`. Distributed buses (`createNatsBus`) are one too,
+ * so shutdown code is the same in every set-up.
+ */
 export interface AsyncMessageBus
   extends
     AsyncQueryDispatcher,
     AsyncQueryRegistry,
     AsyncMessageDispatcher,
-    AsyncHandlerRegistry {
+    AsyncHandlerRegistry,
+    Registrations,
+    HandlerCheck,
+    AsyncDisposable {
   /**
    * Opens an {@linkcode AsyncSession}, with the id given or a new one.
    *
@@ -656,6 +724,21 @@ export interface AsyncMessageBus
     handler: AsyncBatchHandler<P>,
     options: SubscribeBatchOptions<P>,
   ): BatchUnregister;
+  /**
+   * Closes the bus: it refuses new dispatches and registrations at once (a
+   * `BusClosedError`; sessions cannot be opened), while the handlers in
+   * flight finish, nested dispatches included. It closes what it owns: its
+   * event queue (drained, see `eventQueue.closeTimeoutMs`), its batch
+   * subscriptions (what they hold is handled) and its sessions (each waits
+   * for its handlers in flight), for at most `closeTimeoutMs`; then it
+   * removes every registration. `await using bus = createAsyncBus()` calls
+   * it at the end of the scope. Calling it again returns the same promise.
+   *
+   * Handlers registered on the bus itself are not counted while they run
+   * (that would cost every dispatch more than the dispatch): register a
+   * module through a session for close() to wait for its handlers.
+   */
+  close(): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------
@@ -941,9 +1024,10 @@ export interface QueuedAsyncMessageBus extends AsyncMessageBus {
   drain(): Promise<void>;
   /**
    * Stops accepting events (publishes held back are refused), waits for the
-   * queue to drain for at most `closeTimeoutMs`, then drops what is left
-   * (counted, dead-lettered, reported on the console) and resolves. Other
-   * dispatches still work. Calling it again returns the same promise.
+   * queue to drain for at most `eventQueue.closeTimeoutMs`, drops what is
+   * left (counted, dead-lettered, reported on the console), then closes the
+   * rest of the bus as {@linkcode AsyncMessageBus.close} does. Calling it
+   * again returns the same promise.
    */
   close(): Promise<void>;
 }

@@ -141,7 +141,48 @@ Deno.test("a dispatch without a deadline waits queryTimeoutMs, then fails with T
       (error) => error instanceof TimeoutError && error.limitMs === 150,
     );
     ok(Date.now() - started >= 140);
-  }, { queryTimeoutMs: 150 });
+    // The handler never ends: close() waits for it this long, no longer.
+  }, { queryTimeoutMs: 150, closeTimeoutMs: 200 });
+});
+
+Deno.test("a NATS bus says what this process serves, checks it at startup, and close() lets a handler in flight answer", async () => {
+  await withBuses(2, async ([server, client]) => {
+    server!.registerQuery(GetPrice, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return 42;
+    });
+    server!.subscribe(Ordered, () => {});
+    server!.registerTask(Resize, () => {});
+    await server!.ready();
+    deepStrictEqual(
+      [
+        server!.registeredQueries(),
+        server!.registeredEvents(),
+        server!.registeredTasks(),
+        client!.registeredQueries(),
+      ],
+      [
+        ["catalog.GetPrice"],
+        [{ type: "orders.Ordered", subscribers: 1 }],
+        ["media.Resize"],
+        [],
+      ],
+    );
+    server!.assertHandles(GetPrice, Ordered, Resize);
+    throws(() => client!.assertHandles(GetPrice), {
+      name: "AggregateError",
+      message:
+        'The bus has no handler for 1 of the 1 messages it must handle: query "catalog.GetPrice". Register them (or the modules that handle them) before the bus takes work',
+    });
+    const price = client!.send(GetPrice({ sku: "a" }));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await server!.close();
+    deepStrictEqual(await price, 42);
+    await rejects(
+      server!.send(GetPrice({ sku: "a" })),
+      (error) => error instanceof TransportError,
+    );
+  });
 });
 
 Deno.test("replicas of a query handler share requests through their queue group", async () => {

@@ -47,6 +47,7 @@ import {
 } from "./_wire.ts";
 import { errorJson, toJsonValue } from "../core/_json.ts";
 import { rateLimitedLog } from "../core/_rate_limited_log.ts";
+import { within } from "../core/_lifecycle.ts";
 import { createTimerQueue, type Scheduled } from "../core/_timer_queue.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import {
@@ -366,10 +367,15 @@ export interface RemoteMessageBus extends AsyncMessageBus, AsyncDisposable {
   /**
    * Stops taking deliveries, waits for the handlers running, sends what is
    * buffered, and disconnects. Dispatches made after it fail with a
-   * `TransportError`.
+   * `TransportError`, registrations with a `TypeError`.
    */
   drain(): Promise<void>;
-  /** Disconnects now; handlers running cannot reply. */
+  /**
+   * Closes the bus as an in-process bus closes: `drain()`, for at most
+   * `closeTimeoutMs`, then disconnects anyway (handlers still running then
+   * cannot reply; the broker redelivers their tasks). `await using` calls
+   * it. Calling it again returns the same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -387,6 +393,8 @@ export interface RemoteSettings {
   readonly clock: Clock;
   readonly taskDefaults: Required<TaskWorkerOptions>;
   readonly durableMaxDeliver: number;
+  /** How long close() waits for drain() before it disconnects anyway. */
+  readonly closeTimeoutMs: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -1285,11 +1293,19 @@ export function createRemoteBus(
     await transport.drain();
   }
 
-  async function close(): Promise<void> {
-    closed = true;
-    subscriptions.clear();
-    log.flush();
-    await transport.close();
+  let closing: Promise<void> | undefined;
+  function close(): Promise<void> {
+    return closing ??= (async () => {
+      const timeoutMs = settings.closeTimeoutMs;
+      if (await within(drain(), timeoutMs)) return;
+      console.warn(
+        `${factory}: close() stopped waiting after closeTimeoutMs (${timeoutMs} ms) for its handlers in flight and its buffered messages; disconnecting now`,
+      );
+      closed = true;
+      subscriptions.clear();
+      log.flush();
+      await transport.close();
+    })();
   }
 
   // Defined, not assigned: Object.assign would copy the status of now.
@@ -1310,7 +1326,7 @@ export function createRemoteBus(
       );
       return replies.map(parseInfo).filter((info) => info !== undefined);
     },
-    [Symbol.asyncDispose]: drain,
+    [Symbol.asyncDispose]: close,
   }) as unknown as RemoteMessageBus & { session(id?: string): AsyncSession };
 }
 

@@ -174,6 +174,13 @@ export interface NatsBusOptions {
    */
   readonly eventRetentionMs?: number;
   /**
+   * How long `close()` waits for this process's handlers in flight and for
+   * what is buffered to be sent, before it disconnects anyway.
+   *
+   * @default {5000}
+   */
+  readonly closeTimeoutMs?: number;
+  /**
    * The clock of deadlines and retry delays; a fake one in tests.
    *
    * @default {systemClock}
@@ -299,6 +306,12 @@ export async function createNatsBus(
       7 * 24 * 3_600_000,
       Number.MAX_SAFE_INTEGER / 1_000_000,
     ),
+    closeTimeoutMs: milliseconds(
+      factory,
+      "closeTimeoutMs",
+      options.closeTimeoutMs,
+      5_000,
+    ),
   };
   const middleware = functions(factory, "middleware", options.middleware);
   const handlerMiddleware = functions(
@@ -412,6 +425,7 @@ export async function createNatsBus(
     clock,
     taskDefaults,
     durableMaxDeliver: taskDefaults.maxDeliver,
+    closeTimeoutMs: settings.closeTimeoutMs,
   }) as unknown as NatsMessageBus;
 }
 

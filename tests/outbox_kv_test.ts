@@ -370,6 +370,131 @@ Deno.test("createKvOutbox() delivers again, with the same id, what a relay kille
   deepStrictEqual(await outbox.pending(), 0);
 });
 
+// The KV with `list` and `atomic` replaced, everything else its own.
+function wrappedKv(
+  kv: Deno.Kv,
+  replace: Partial<Pick<Deno.Kv, "list" | "atomic">>,
+): Deno.Kv {
+  return new Proxy(kv, {
+    get(target, name) {
+      const replaced = replace[name as keyof typeof replace];
+      if (replaced !== undefined) return replaced;
+      const value = Reflect.get(target, name, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+Deno.test("createKvOutbox() leases the rest of a batch when another relay took one of its entries between the scan and the lease", async () => {
+  await using temp = await tempKv();
+  const { kv } = temp;
+  const tx = kv.atomic();
+  const writer = createKvOutbox(kv);
+  for (const orderId of ["o1", "o2", "o3", "o4", "o5"]) {
+    writer.add(tx, OrderPlaced({ orderId }), { id: `placed-${orderId}` });
+  }
+  await tx.commit();
+  // The third entry is leased by someone else once this relay has read it.
+  const outbox = createKvOutbox(wrappedKv(kv, {
+    list: ((selector: Deno.KvListSelector, options?: Deno.KvListOptions) =>
+      (async function* () {
+        let index = 0;
+        for await (const item of kv.list(selector, options)) {
+          yield item;
+          if (++index === 3) {
+            const value = item.value as Record<string, unknown>;
+            await kv.set(item.key, {
+              ...value,
+              leasedUntil: Date.now() + 60_000,
+            });
+          }
+        }
+      })()) as unknown as Deno.Kv["list"],
+  }));
+  const delivered: string[] = [];
+  const target = outbox.forward((_message, info) => {
+    delivered.push(info.id);
+  });
+  deepStrictEqual(await outbox.process(target), 4);
+  deepStrictEqual(delivered.sort(), [
+    "placed-o1",
+    "placed-o2",
+    "placed-o4",
+    "placed-o5",
+  ]);
+  deepStrictEqual(await outbox.pending(), 1);
+});
+
+Deno.test("createKvOutbox() on a KV that takes fewer checks per operation commits in smaller operations, and keeps to them", async () => {
+  await using temp = await tempKv();
+  const { kv } = temp;
+  const writer = createKvOutbox(kv);
+  const tx = kv.atomic();
+  for (let n = 0; n < 25; n++) {
+    writer.add(tx, OrderPlaced({ orderId: `o${n}` }));
+  }
+  await tx.commit();
+  // What a denokv server answers to more than 10 checks.
+  const committed: number[] = [];
+  let refused = 0;
+  const outbox = createKvOutbox(wrappedKv(kv, {
+    atomic: () => {
+      const op = kv.atomic();
+      const check = op.check.bind(op);
+      const commit = op.commit.bind(op);
+      let checks = 0;
+      op.check = (...given) => {
+        checks += given.length;
+        return check(...given);
+      };
+      op.commit = () => {
+        if (checks > 10) {
+          refused++;
+          return Promise.reject(
+            new TypeError("Too many checks included in atomic write."),
+          );
+        }
+        committed.push(checks);
+        return commit();
+      };
+      return op;
+    },
+  }));
+  const delivered: string[] = [];
+  const target = outbox.forward((message) => {
+    delivered.push((message.payload as { orderId: string }).orderId);
+  });
+  deepStrictEqual(await outbox.process(target), 25);
+  deepStrictEqual(delivered.length, 25);
+  deepStrictEqual(await outbox.pending(), 0);
+  // Refused once, for the lease of 25; the deletes keep to 10.
+  deepStrictEqual(refused, 1);
+  deepStrictEqual(committed, [10, 10, 5, 10, 10, 5]);
+});
+
+Deno.test("createKvOutbox() leases a batch of large messages that do not fit one operation together", async () => {
+  await using temp = await tempKv();
+  const { kv } = temp;
+  const outbox = createKvOutbox(kv);
+  const text = "x".repeat(30_000);
+  // Thirty values of about 30 KB each: more than Deno KV takes in one
+  // operation, so they are added a few at a time.
+  for (let start = 0; start < 30; start += 5) {
+    const tx = kv.atomic();
+    for (let n = start; n < start + 5; n++) {
+      outbox.add(tx, OrderPlaced({ orderId: `o${n} ${text}` }));
+    }
+    deepStrictEqual((await tx.commit()).ok, true);
+  }
+  let delivered = 0;
+  const target = outbox.forward(() => {
+    delivered++;
+  });
+  deepStrictEqual(await outbox.process(target), 30);
+  deepStrictEqual(delivered, 30);
+  deepStrictEqual(await outbox.pending(), 0);
+});
+
 Deno.test("createKvOutbox() with three relays in three processes delivers 10,000 messages at least once, each key in order", async () => {
   await using temp = await tempKv();
   const { kv, path } = temp;

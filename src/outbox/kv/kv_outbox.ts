@@ -37,9 +37,14 @@ export interface KvOutboxOptions extends OutboxOptions {
 export interface KvOutbox extends Outbox<Deno.AtomicOperation> {}
 
 // Deno KV's limits: a value's serialized size, and the checks of one
-// atomic operation (100 on a local file; hosted Deno KV has allowed 10).
+// atomic operation (100 on a local file; hosted Deno KV has allowed 10, and
+// so does a self-hosted denokv). An operation refused for its size is tried
+// again with at most FALLBACK_CHECKS items, and fewer if that is refused too:
+// ten full-size values also fit Deno KV's total size of an operation, which
+// a hundred do not.
 const MAX_VALUE_BYTES = 65_536;
-const CHECKS_PER_OPERATION = 10;
+const MAX_CHECKS = 100;
+const FALLBACK_CHECKS = 10;
 // An error kept with an entry is cut to this many characters, so that the
 // room it needs is known when the entry is added.
 const MAX_ERROR_CHARS = 1_000;
@@ -110,6 +115,25 @@ const BUSY_TRIES = 50;
 function isBusy(error: unknown): boolean {
   return error instanceof Error &&
     /database is locked|busy/i.test(error.message);
+}
+
+// Deno KV refuses an operation with more checks, or more bytes in all, than
+// it allows before writing any of it: "Too many checks (max 100)" and "Total
+// mutation size too large (max 819200 bytes)" on a local file, "Too many
+// checks included in atomic write." from a denokv server.
+function isTooManyChecks(error: unknown): boolean {
+  return error instanceof Error && /too many checks/i.test(error.message);
+}
+
+function isTooLarge(error: unknown): boolean {
+  return isTooManyChecks(error) ||
+    (error instanceof Error &&
+      /total mutation size too large|total size of the atomic write is too large/i
+        .test(error.message));
+}
+
+function fewer(count: number): number {
+  return count > FALLBACK_CHECKS ? FALLBACK_CHECKS : Math.ceil(count / 2);
 }
 
 async function unlessBusy<T>(run: () => Promise<T>): Promise<T> {
@@ -272,25 +296,43 @@ export function createKvOutbox(
   // yet), and when the first entry it skipped falls due or its lease ends.
   let seenSignal: string | null | undefined = undefined;
   let nextDueAt = Infinity;
+  // The most checks this KV has taken in one operation: lowered for good
+  // when it refuses an operation for its number of checks.
+  let checksPerOperation = MAX_CHECKS;
 
   function nextKey(): Deno.KvKey {
     lastTime = Math.max(lastTime, clock.now());
     return [...entries, lastTime, ++counter, PROCESS];
   }
 
-  // Commits what `build` adds for each item, a few items per operation; when
-  // an operation fails a check, commits each of its items alone. Returns the
-  // versionstamp of each item's commit, undefined where it failed.
+  // Commits what `build` adds for each item, as many items per operation as
+  // the KV takes; when an operation fails a check, commits each of its items
+  // alone. Returns the versionstamp of each item's commit, undefined where it
+  // failed.
   async function commitEach<T>(
     items: readonly T[],
     build: (op: Deno.AtomicOperation, item: T) => void,
   ): Promise<(string | undefined)[]> {
     const stamps: (string | undefined)[] = [];
-    for (let start = 0; start < items.length; start += CHECKS_PER_OPERATION) {
-      const chunk = items.slice(start, start + CHECKS_PER_OPERATION);
-      const op = kv.atomic();
-      for (const item of chunk) build(op, item);
-      const result = await unlessBusy(() => op.commit());
+    let size = checksPerOperation;
+    for (let start = 0; start < items.length;) {
+      const chunk = items.slice(start, start + size);
+      let result: Deno.KvCommitResult | Deno.KvCommitError;
+      try {
+        result = await unlessBusy(() => {
+          const op = kv.atomic();
+          for (const item of chunk) build(op, item);
+          return op.commit();
+        });
+      } catch (error) {
+        if (chunk.length === 1 || !isTooLarge(error)) throw error;
+        size = fewer(chunk.length);
+        if (isTooManyChecks(error)) {
+          checksPerOperation = Math.min(checksPerOperation, size);
+        }
+        continue;
+      }
+      start += chunk.length;
       if (result.ok) {
         for (let index = 0; index < chunk.length; index++) {
           stamps.push(result.versionstamp);
@@ -374,35 +416,38 @@ export function createKvOutbox(
     async claim(limit, leaseMs) {
       seenSignal = (await unlessBusy(() => kv.get(signalKey))).versionstamp;
       const now = clock.now();
-      const held = new Set<string>();
-      const found: Deno.KvEntry<unknown>[] = [];
-      const scanned = await unlessBusy(() =>
-        Array.fromAsync(
-          kv.list({ prefix: entries }, {
-            limit: Math.max(MIN_SCAN, 10 * limit),
-            batchSize: 500,
-          }),
-        )
-      );
-      nextDueAt = Infinity;
-      for (const item of scanned) {
-        const value = item.value;
-        const orderingKey = fieldOf(value, "orderingKey");
-        if (typeof orderingKey === "string") {
-          if (held.has(orderingKey)) continue;
-          held.add(orderingKey);
+      const scanLimit = Math.max(MIN_SCAN, 10 * limit);
+      // The list is read a batch at a time and left as soon as the claim is
+      // full: a batch of `limit` entries is enough when they are all due.
+      const batchSize = Math.min(1_000, Math.max(100, limit));
+      const found = await unlessBusy(async () => {
+        const held = new Set<string>();
+        const due: Deno.KvEntry<unknown>[] = [];
+        nextDueAt = Infinity;
+        const listed = kv.list({ prefix: entries }, {
+          limit: scanLimit,
+          batchSize,
+        });
+        for await (const item of listed) {
+          const value = item.value;
+          const orderingKey = fieldOf(value, "orderingKey");
+          if (typeof orderingKey === "string") {
+            if (held.has(orderingKey)) continue;
+            held.add(orderingKey);
+          }
+          const dueAt = Math.max(
+            numberOr(fieldOf(value, "availableAt"), 0),
+            numberOr(fieldOf(value, "leasedUntil"), 0),
+          );
+          if (dueAt > now) {
+            nextDueAt = Math.min(nextDueAt, dueAt);
+            continue;
+          }
+          due.push(item);
+          if (due.length >= limit) break;
         }
-        const dueAt = Math.max(
-          numberOr(fieldOf(value, "availableAt"), 0),
-          numberOr(fieldOf(value, "leasedUntil"), 0),
-        );
-        if (dueAt > now) {
-          nextDueAt = Math.min(nextDueAt, dueAt);
-          continue;
-        }
-        found.push(item);
-        if (found.length >= limit) break;
-      }
+        return due;
+      });
       const leasedUntil = now + leaseMs;
       const good: { item: Deno.KvEntry<unknown>; entry: OutboxEntry }[] = [];
       const claims: OutboxClaim[] = [];
@@ -466,8 +511,11 @@ export function createKvOutbox(
       await commitEach(claims, (op, claim) => {
         const ref = claim.ref as Ref;
         op.check(ref).delete(ref.key);
-        // The next entry of its key is due now.
-        if (claim.entry?.orderingKey != null) op.set(signalKey, true);
+        // The next entry of its key is due now: one signal per operation.
+        if (claim.entry?.orderingKey != null && !signaled.has(op)) {
+          signaled.add(op);
+          op.set(signalKey, true);
+        }
       });
     },
     async retry(claim, delayMs, error) {

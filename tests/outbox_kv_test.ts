@@ -151,6 +151,22 @@ Deno.test("createKvOutbox() refuses what it cannot keep at add(), before anythin
     () => createKvOutbox({} as never),
     /^TypeError: Cannot createKvOutbox\(\) as its first argument must be a Deno\.Kv/,
   );
+  throws(
+    () => createKvOutbox(kv, null as never),
+    new TypeError("Cannot createKvOutbox() as its options must be an object"),
+  );
+  throws(
+    () => createKvInbox("kv" as never),
+    new TypeError(
+      'Cannot createKvInbox() as its first argument must be a Deno.Kv (await Deno.openKv()): current value is "kv"',
+    ),
+  );
+  throws(
+    () => createKvInbox(kv, { prefix: "inbox" as never }),
+    new TypeError(
+      "Cannot createKvInbox() as 'prefix' must be a Deno.KvKey: current value is \"inbox\"",
+    ),
+  );
 });
 
 Deno.test("createKvOutbox() dead-letters a message that always fails after maxAttempts, delivering the others", async () => {

@@ -1,6 +1,7 @@
 // The consumer's side of "effects once": the ids it handled, recorded in the
 // same atomic operation as its effects.
 import { isPlainId } from "../../core/_ids.ts";
+import { kvArguments, shown } from "./_arguments.ts";
 
 /** Options of {@linkcode createKvInbox}. */
 export interface KvInboxOptions {
@@ -26,14 +27,6 @@ export interface KvInbox {
   record(tx: Deno.AtomicOperation, id: string): Deno.AtomicOperation;
   /** Whether `id` was recorded. */
   has(id: string): Promise<boolean>;
-}
-
-function shown(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "boolean") {
-    return String(value);
-  }
-  return value === null ? "null" : typeof value;
 }
 
 /**
@@ -75,33 +68,7 @@ export function createKvInbox(
   kv: Deno.Kv,
   options: KvInboxOptions = {},
 ): KvInbox {
-  if (!(kv instanceof Deno.Kv)) {
-    throw new TypeError(
-      `Cannot createKvInbox() as its first argument must be a Deno.Kv (await Deno.openKv()): current value is ${
-        shown(kv)
-      }`,
-    );
-  }
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      "Cannot createKvInbox() as its options must be an object",
-    );
-  }
-  const prefix = options.prefix ?? ["inbox"];
-  if (
-    !Array.isArray(prefix) ||
-    !prefix.every((part) =>
-      typeof part === "string" || typeof part === "number" ||
-      typeof part === "bigint" || typeof part === "boolean" ||
-      part instanceof Uint8Array
-    )
-  ) {
-    throw new TypeError(
-      `Cannot createKvInbox() as 'prefix' must be a Deno.KvKey: current value is ${
-        shown(prefix)
-      }`,
-    );
-  }
+  const prefix = kvArguments("createKvInbox", kv, options, ["inbox"]);
   const expireInMs = options.expireInMs;
   if (
     expireInMs !== undefined &&

@@ -17,6 +17,7 @@ import {
   type OutboxStore,
 } from "../outbox.ts";
 import { isPlainId } from "../../core/_ids.ts";
+import { kvArguments, shown } from "./_arguments.ts";
 import { type Clock, systemClock } from "../../core/clock.ts";
 import type { MessageKind } from "../../core/messages.ts";
 
@@ -82,23 +83,6 @@ interface Ref {
   readonly key: Deno.KvKey;
   readonly versionstamp: string;
   readonly value: unknown;
-}
-
-function isKvKey(value: unknown): value is Deno.KvKey {
-  return Array.isArray(value) &&
-    value.every((part) =>
-      typeof part === "string" || typeof part === "number" ||
-      typeof part === "bigint" || typeof part === "boolean" ||
-      part instanceof Uint8Array
-    );
-}
-
-function shown(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "boolean") {
-    return String(value);
-  }
-  return value === null ? "null" : typeof value;
 }
 
 function cut(error: string): string {
@@ -266,26 +250,7 @@ export function createKvOutbox(
   kv: Deno.Kv,
   options: KvOutboxOptions = {},
 ): KvOutbox {
-  if (!(kv instanceof Deno.Kv)) {
-    throw new TypeError(
-      `Cannot createKvOutbox() as its first argument must be a Deno.Kv (await Deno.openKv()): current value is ${
-        shown(kv)
-      }`,
-    );
-  }
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      "Cannot createKvOutbox() as its options must be an object",
-    );
-  }
-  const prefix = options.prefix ?? ["outbox"];
-  if (!isKvKey(prefix)) {
-    throw new TypeError(
-      `Cannot createKvOutbox() as 'prefix' must be a Deno.KvKey: current value is ${
-        shown(prefix)
-      }`,
-    );
-  }
+  const prefix = kvArguments("createKvOutbox", kv, options, ["outbox"]);
   const clock: Clock = options.clock ?? systemClock;
   const entries: Deno.KvKey = [...prefix, "entries"];
   const deadPrefix: Deno.KvKey = [...prefix, "dead"];

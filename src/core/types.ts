@@ -1,8 +1,8 @@
 /**
  * The public types of the core: handlers, the narrow interfaces a module can
  * be handed instead of the whole bus, dispatch contexts and options, and the
- * middleware contract (described as a whole in the package README's
- * Middleware section).
+ * middleware contract (described as a whole in the repository's
+ * docs/middleware.md).
  *
  * @module
  */
@@ -840,7 +840,7 @@ export type NextFunction<M extends AnyMessage, R> = (
  * returned (or throw): a middleware that changes the result type does not
  * compile. Read `message.kind` to tell `send`, `execute`, `publish` and
  * `dispatch` apart. One that only passes `next`'s result through fits the
- * asynchronous bus as well. The package README's Middleware section describes
+ * asynchronous bus as well. The repository's docs/middleware.md describes
  * the whole contract.
  */
 export type Middleware = <M extends AnyMessage, R>(

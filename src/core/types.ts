@@ -14,6 +14,7 @@ import type {
   CommandMessage,
   EventDefinition,
   EventMessage,
+  MessageKind,
   QueryDefinition,
   QueryMessage,
   ResultOf,
@@ -959,6 +960,44 @@ export interface DroppedEventLetter {
   readonly attempts: 0;
   /** When it was dropped: ISO 8601, UTC. */
   readonly at: string;
+}
+
+/**
+ * A message given up on (after its tries, or because it no longer decodes),
+ * in the form every dead letter store of `@monolith/message-bus/resilience`
+ * keeps: what the outbox and a distributed bus's task workers hand their
+ * `deadLetters`.
+ */
+export interface DeadLetterRecord {
+  /** The message's id (its dispatch id, or the outbox's id). */
+  readonly id: string;
+  /** The message, in its JSON form. */
+  readonly message: {
+    readonly kind: MessageKind;
+    readonly type: string;
+    readonly payload: unknown;
+  };
+  /** The last error (or why the message does not decode), in its JSON form. */
+  readonly error: SerializedError;
+  /** The function name of the handler that failed, or `null` when unknown. */
+  readonly handler: string | null;
+  /** For an event: the subscriber that failed; `null` for every other case. */
+  readonly subscriber: string | null;
+  /** How many tries were made. */
+  readonly attempts: number;
+  /** When it was given up: ISO 8601, UTC. */
+  readonly at: string;
+}
+
+/**
+ * Where letters of type `L` go: any dead letter store of
+ * `@monolith/message-bus/resilience` fits.
+ */
+export interface DeadLetterRecordSink<L = DeadLetterRecord> {
+  /** Keeps a letter. */
+  add(letter: L): void | Promise<void>;
+  /** Field names whose values are written as `"***REDACTED***"`. */
+  readonly redact?: readonly string[];
 }
 
 /**

@@ -10,7 +10,11 @@ import { errorJson, toJsonValue } from "../core/_json.ts";
 import { rateLimitedLog } from "../core/_rate_limited_log.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import type { MessageKind } from "../core/messages.ts";
-import type { ContextData, SerializedError } from "../core/types.ts";
+import type {
+  ContextData,
+  DeadLetterRecord,
+  DeadLetterRecordSink,
+} from "../core/types.ts";
 
 // ---------------------------------------------------------------------------
 // The store seam
@@ -175,37 +179,13 @@ export interface RelayOptions extends ProcessOptions {
 }
 
 /** A message the outbox gave up on, as its dead-letter store gets it. */
-export interface OutboxDeadLetter {
-  /** The message's id. */
-  readonly id: string;
-  /** The message, in its JSON form (`null` payload when it did not decode). */
-  readonly message: {
-    readonly kind: MessageKind;
-    readonly type: string;
-    readonly payload: unknown;
-  };
-  /** The last error (or why it does not decode), in its JSON form. */
-  readonly error: SerializedError;
-  /** `null`: the outbox does not know the handler. */
-  readonly handler: string | null;
-  /** `null`: delivered to every subscriber. */
-  readonly subscriber: string | null;
-  /** How many deliveries were tried. */
-  readonly attempts: number;
-  /** When it was given up: ISO 8601, UTC. */
-  readonly at: string;
-}
+export type OutboxDeadLetter = DeadLetterRecord;
 
 /**
  * Where the outbox puts messages it gave up on: any dead letter store of
  * `@monolith/message-bus/resilience` fits.
  */
-export interface OutboxDeadLetterSink {
-  /** Keeps a letter. */
-  add(letter: OutboxDeadLetter): void | Promise<void>;
-  /** Field names whose values are written as `"***REDACTED***"`. */
-  readonly redact?: readonly string[];
-}
+export type OutboxDeadLetterSink = DeadLetterRecordSink<OutboxDeadLetter>;
 
 /** Options every outbox takes. */
 export interface OutboxOptions {

@@ -66,7 +66,8 @@ import type {
   AsyncMiddleware,
   AsyncSession,
   ContextData,
-  SerializedError,
+  DeadLetterRecord,
+  DeadLetterRecordSink,
   SubscribeOptions,
   Unregister,
 } from "../core/types.ts";
@@ -300,37 +301,13 @@ export interface RemoteSubscribeOptions<P = unknown>
 }
 
 /** What the bus hands its dead-letter store: a task it gave up on. */
-export interface TaskDeadLetter {
-  /** The task's dispatch id. */
-  readonly id: string;
-  /** The task, in its JSON form. */
-  readonly message: {
-    readonly kind: MessageKind;
-    readonly type: string;
-    readonly payload: unknown;
-  };
-  /** The last error, in its JSON form. */
-  readonly error: SerializedError;
-  /** The handler's function name. */
-  readonly handler: string | null;
-  /** `null`: tasks have no subscriber. */
-  readonly subscriber: string | null;
-  /** How many times it was tried. */
-  readonly attempts: number;
-  /** When it was given up: ISO 8601, UTC. */
-  readonly at: string;
-}
+export type TaskDeadLetter = DeadLetterRecord;
 
 /**
  * Where a distributed bus puts tasks it gave up on: any dead letter store of
  * `@monolith/message-bus/resilience` fits.
  */
-export interface TaskDeadLetterSink {
-  /** Keeps a letter. */
-  add(letter: TaskDeadLetter): void | Promise<void>;
-  /** Field names whose values are written as `"***REDACTED***"`. */
-  readonly redact?: readonly string[];
-}
+export type TaskDeadLetterSink = DeadLetterRecordSink<TaskDeadLetter>;
 
 /** What a handler registered on a distributed bus is, as its peers see it. */
 export interface HandlerInfo {

@@ -562,7 +562,9 @@ Deno.test("createKvOutbox() with three relays in three processes delivers 10,000
     }
   }, 50_000);
   const counts = new Map<number, number>();
-  const firstOrder = new Map<string, number[]>();
+  // Per ordering key: each message's first delivery, with the versionstamp
+  // of a write its relay made while delivering it.
+  const firstOrder = new Map<string, [number, string][]>();
   await Promise.all(children.map(async (child) => {
     let rest = "";
     for await (
@@ -571,13 +573,13 @@ Deno.test("createKvOutbox() with three relays in three processes delivers 10,000
       const lines = (rest + chunk).split("\n");
       rest = lines.pop()!;
       for (const line of lines) {
-        const [orderId, orderingKey] = line.split(" ");
+        const [orderId, orderingKey, stamp] = line.split(" ");
         const n = Number(orderId);
         const seen = counts.get(n) ?? 0;
         counts.set(n, seen + 1);
         if (seen === 0 && orderingKey !== "null") {
           const list = firstOrder.get(orderingKey!) ?? [];
-          list.push(n);
+          list.push([n, stamp!]);
           firstOrder.set(orderingKey!, list);
         }
       }
@@ -596,11 +598,13 @@ Deno.test("createKvOutbox() with three relays in three processes delivers 10,000
     `kv: ${total} messages, 3 relays, ${duplicates} duplicates (${elapsedMs} ms)`,
   );
   deepStrictEqual(counts.size, total);
-  for (const [key, list] of firstOrder) {
+  for (const [key, deliveries] of firstOrder) {
+    const list = deliveries.sort(([, a], [, b]) => a < b ? -1 : 1)
+      .map(([n]) => n);
     deepStrictEqual(
       list.every((n, index) => index === 0 || n > list[index - 1]!),
       true,
-      `key ${key} out of order`,
+      `key ${key} out of order: ${list.join(" ")}`,
     );
   }
   deepStrictEqual(firstOrder.size, 40);
